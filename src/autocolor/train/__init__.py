@@ -1,0 +1,1 @@
+"""Training: objectives per network family, the generic loop, checkpoints, DDP."""

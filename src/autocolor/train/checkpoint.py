@@ -1,0 +1,42 @@
+"""Training checkpoints: written atomically, read back with ``weights_only=True``.
+
+A checkpoint holds everything needed to continue bit-for-bit: model and optimizer state,
+the step, the position in the epoch and the RNG state. Killing the process at any moment
+(even ``kill -9`` mid-write) leaves the previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+LATEST = "latest.pt"
+
+
+def save_checkpoint(run_dir: Path, state: dict[str, Any]) -> Path:
+    """Write ``state`` to ``run_dir/latest.pt`` via a temp file + fsync + rename."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    target = run_dir / LATEST
+    fd, tmp_name = tempfile.mkstemp(dir=run_dir, prefix=".latest-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(state, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def load_checkpoint(run_dir: Path) -> dict[str, Any] | None:
+    """The latest checkpoint of ``run_dir``, or ``None`` if there is none."""
+    path = run_dir / LATEST
+    if not path.exists():
+        return None
+    return torch.load(path, map_location="cpu", weights_only=True)

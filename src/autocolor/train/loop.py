@@ -1,0 +1,263 @@
+"""The generic training loop: any registered network, its objective, checkpoints, DDP.
+
+One process or many under ``torchrun``; CPU (fp32) or CUDA (bf16 autocast). Rank 0 writes
+``<out>/latest.pt`` every ``checkpoint_every`` steps, ``<out>/log.jsonl`` and, at the end,
+``<out>/model.safetensors`` (the weights to ship). ``resume=True`` continues exactly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+
+from autocolor.data.folder import ColorImageFolder, CropSpec, EpochSampler
+from autocolor.errors import UsageError
+from autocolor.models.registry import create_model, model_info
+from autocolor.train.checkpoint import load_checkpoint, save_checkpoint
+from autocolor.train.config import TrainConfig
+from autocolor.train.distributed import DistInfo, all_reduce_mean, barrier, init_distributed, shutdown, sync_buffers
+from autocolor.train.objectives import Objective, ObjectiveContext, build_objective
+from autocolor.train.validation import validate
+
+StepCallback = Callable[[dict[str, float]], None]
+
+
+@dataclass
+class TrainResult:
+    """Where the run stands when :func:`train` returns."""
+
+    step: int
+    run_dir: Path
+    weights: Path | None
+    last_metrics: dict[str, float]
+    model: nn.Module
+
+
+def learning_rate(step: int, config: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay from ``lr`` to ``min_lr`` at the last step."""
+    optim, total = config.optim, config.train.steps
+    if step < optim.warmup_steps:
+        return optim.lr * (step + 1) / optim.warmup_steps
+    progress = min(1.0, (step - optim.warmup_steps) / max(1, total - optim.warmup_steps))
+    return optim.min_lr + 0.5 * (optim.lr - optim.min_lr) * (1 + math.cos(math.pi * progress))
+
+
+def _param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, object]]:
+    # Decay conv/linear weights only: decaying BatchNorm scales and biases only shrinks them.
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def _autocast(device: torch.device) -> contextlib.AbstractContextManager[object]:
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _batches(loader: DataLoader[tuple[torch.Tensor, torch.Tensor]], device: torch.device) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    for lightness, ab in loader:
+        yield lightness.to(device, non_blocking=True), ab.to(device, non_blocking=True)
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    return model.module if isinstance(model, DistributedDataParallel) else model
+
+
+def _resolve_device(name: str, dist_local_rank: int) -> torch.device:
+    from autocolor.devices import resolve_device
+
+    device = resolve_device(name)
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", dist_local_rank)
+    return device
+
+
+def train(
+    config: TrainConfig,
+    *,
+    resume: bool = False,
+    stop_after: int | None = None,
+    on_step: StepCallback | None = None,
+    log: Callable[[str], None] = print,
+) -> TrainResult:
+    """Train ``config.model.name`` with its objective; see the module docstring.
+
+    Args:
+        config: the validated run configuration.
+        resume: continue from ``<out>/latest.pt`` (error if absent); without it an existing
+            checkpoint is an error, so a run is never silently overwritten.
+        stop_after: stop (after checkpointing) once this global step is reached; the schedule
+            still follows ``config.train.steps`` (used to pause and to test resumption).
+        on_step: called on rank 0 after every step with the step's metrics (progress bars).
+        log: where rank 0 prints one-line status messages.
+    """
+    import os
+
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    device = _resolve_device(config.train.device, local_rank)
+    dist = init_distributed(device)
+    try:
+        return _train(config, device, dist, resume=resume, stop_after=stop_after, on_step=on_step, log=log)
+    finally:
+        shutdown(dist)
+
+
+def _train(
+    config: TrainConfig,
+    device: torch.device,
+    dist: DistInfo,
+    *,
+    resume: bool,
+    stop_after: int | None,
+    on_step: StepCallback | None,
+    log: Callable[[str], None],
+) -> TrainResult:
+    run_dir = Path(config.train.out)
+    if config.train.threads > 0:
+        torch.set_num_threads(config.train.threads)
+    checkpoint = load_checkpoint(run_dir) if resume else None
+    if resume and checkpoint is None:
+        raise UsageError(f"{run_dir}: nothing to resume (no {run_dir / 'latest.pt'})")
+    if not resume and (run_dir / "latest.pt").exists():
+        raise UsageError(f"{run_dir}: a run already exists there; pass --resume to continue it or choose another --out")
+    if dist.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
+    barrier(dist)
+
+    seed = config.train.seed
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+    data = config.data
+    train_set = ColorImageFolder(
+        data.train,
+        CropSpec(size=data.crop_size, scale=data.scale),
+        seed=seed,
+        min_chroma=data.min_chroma,
+        chroma_cache=run_dir / "chroma_cache.json" if dist.is_main else None,
+    )
+    val_set = ColorImageFolder(
+        data.val, CropSpec(size=data.val_size, train=False), min_chroma=data.min_chroma, limit=data.val_limit
+    )
+    if dist.is_main:
+        log(f"data: {len(train_set)} training images ({train_set.skipped} gray/unreadable skipped), {len(val_set)} validation")
+
+    info = model_info(config.model.name)
+    model = create_model(config.model.name, pretrained=config.model.init or False).to(device)
+    context = ObjectiveContext(config, train_set.paths, run_dir, dist.is_main)
+    # Rank 0 counts the prior first and caches it; the others then read the cache.
+    objective: Objective | None = build_objective(info.output_kind, context) if dist.is_main else None
+    barrier(dist)
+    if objective is None:
+        objective = build_objective(info.output_kind, context)
+
+    optimizer = torch.optim.AdamW(
+        _param_groups(model, config.optim.weight_decay), lr=config.optim.lr, betas=config.optim.betas
+    )
+    step, epoch, batch_in_epoch = 0, 0, 0
+    if checkpoint is not None:
+        model.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        step, epoch, batch_in_epoch = checkpoint["step"], checkpoint["epoch"], checkpoint["batch_in_epoch"]
+        torch.set_rng_state(checkpoint["torch_rng"])
+        if dist.is_main:
+            log(f"resumed {run_dir} at step {step} (epoch {epoch}, batch {batch_in_epoch})")
+    net: nn.Module = DistributedDataParallel(model) if dist.enabled else model
+
+    sampler = EpochSampler(
+        len(train_set), seed=seed, batch_size=config.train.batch_size, rank=dist.rank, world_size=dist.world_size
+    )
+    if sampler.batches_per_epoch() == 0:
+        raise UsageError(f"{data.train}: fewer images than one batch per process")
+    last: dict[str, float] = {}
+    end = min(config.train.steps, stop_after) if stop_after is not None else config.train.steps
+
+    def state() -> dict[str, object]:
+        return {
+            "model": _unwrap(net).state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "step": step,
+            "epoch": epoch,
+            "batch_in_epoch": batch_in_epoch,
+            "torch_rng": torch.get_rng_state(),
+            "config": config.to_dict(),
+        }
+
+    while step < end:
+        sampler.set_epoch(epoch, batch_in_epoch)
+        train_set.set_epoch(epoch)
+        loader = DataLoader(
+            train_set,
+            batch_size=config.train.batch_size,
+            sampler=sampler,
+            num_workers=data.workers,
+            pin_memory=device.type == "cuda",
+        )
+        net.train()
+        tick = time.perf_counter()
+        for lightness, ab in _batches(loader, device):
+            lr = learning_rate(step, config)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            with _autocast(device):
+                loss, metrics = objective(net, lightness, ab)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(net.parameters(), config.optim.grad_clip)
+            optimizer.step()
+            step += 1
+            batch_in_epoch += 1
+            if batch_in_epoch == sampler.batches_per_epoch():
+                epoch, batch_in_epoch = epoch + 1, 0
+            now = time.perf_counter()
+            images_per_s = lightness.shape[0] * dist.world_size / max(now - tick, 1e-9)
+            tick = now
+            last = {
+                "step": step,
+                "epoch": epoch,
+                "lr": lr,
+                "loss": all_reduce_mean(float(loss.detach()), dist, device),
+                "grad_norm": float(grad_norm),
+                "images_per_s": images_per_s,
+            }
+            if step % config.train.val_every == 0 or step == end:
+                if dist.is_main:
+                    last.update(validate(_unwrap(net), objective, val_set, device))
+                net.train()
+            if dist.is_main:
+                with (run_dir / "log.jsonl").open("a") as handle:
+                    handle.write(json.dumps(last) + "\n")
+                if on_step is not None:
+                    on_step(last)
+            if step % config.train.checkpoint_every == 0 or step == end:
+                sync_buffers(_unwrap(net), dist)
+                if dist.is_main:
+                    save_checkpoint(run_dir, state())
+                barrier(dist)
+            if step >= end:
+                break
+
+    weights = None
+    if dist.is_main and step >= config.train.steps:
+        weights = run_dir / "model.safetensors"
+        tensors = {k: v.detach().cpu().contiguous() for k, v in _unwrap(net).state_dict().items()}
+        save_file(tensors, str(weights), metadata={"arch": config.model.name, "steps": str(step)})
+        log(f"finished: {weights}")
+    barrier(dist)
+    return TrainResult(step=step, run_dir=run_dir, weights=weights, last_metrics=last, model=_unwrap(net))

@@ -1,0 +1,89 @@
+"""Training objectives chosen by a network's ``output_kind`` (no dispatch on model names).
+
+Each factory gets the run context and returns a callable
+``objective(model, lightness (N,1,H,W), ab (N,2,H,W)) -> (loss, metrics)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from autocolor.errors import UsageError
+from autocolor.train.config import TrainConfig
+
+Objective = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, float]]]
+
+
+@dataclass
+class ObjectiveContext:
+    """What a factory may need: the config, the training images and the run folder."""
+
+    config: TrainConfig
+    train_paths: list[Path]
+    run_dir: Path
+    is_main: bool
+
+
+_FACTORIES: dict[str, Callable[[ObjectiveContext], Objective]] = {}
+
+
+def register_objective(output_kind: str) -> Callable[[Callable[[ObjectiveContext], Objective]], Callable[[ObjectiveContext], Objective]]:
+    def decorator(factory: Callable[[ObjectiveContext], Objective]) -> Callable[[ObjectiveContext], Objective]:
+        _FACTORIES[output_kind] = factory
+        return factory
+
+    return decorator
+
+
+def build_objective(output_kind: str, context: ObjectiveContext) -> Objective:
+    try:
+        factory = _FACTORIES[output_kind]
+    except KeyError:
+        raise UsageError(f"no training objective for networks that output {output_kind!r}") from None
+    return factory(context)
+
+
+def estimate_prior(context: ObjectiveContext) -> np.ndarray:
+    """Empirical ab prior of the training images, cached as ``prior_counts.npy`` in the run."""
+    from autocolor.data.prior import count_ab_bins
+
+    cache = context.run_dir / "prior_counts.npy"
+    if cache.exists():
+        counts = np.load(cache)
+    else:
+        counts = count_ab_bins(context.train_paths, context.config.objective.prior_thumbnail)
+        if context.is_main:
+            np.save(cache, counts)
+    return counts / counts.sum()
+
+
+@register_objective("ab_bins")
+def _cic(context: ObjectiveContext) -> Objective:
+    from autocolor.color.prior import rebalancing_weights
+    from autocolor.train.cic_objective import CicObjective
+
+    prior = estimate_prior(context)
+    section = context.config.objective
+    weights = rebalancing_weights(prior, lam=section.rebalance_lambda, sigma=section.prior_sigma)
+    return CicObjective(weights)
+
+
+@register_objective("ab_mixture")
+def _pic(context: ObjectiveContext) -> Objective:
+    from autocolor.train.pic_objective import PicObjective
+
+    return PicObjective()
+
+
+@register_objective("hue_chroma")
+def _larsson(context: ObjectiveContext) -> Objective:
+    from autocolor.train.larsson_objective import LarssonObjective
+
+    kwargs: dict[str, Any] = {"seed": context.config.train.seed}
+    return LarssonObjective(**kwargs)

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from autocolor.errors import UsageError
+from autocolor.train.config import apply_overrides, load_config
+from autocolor.train.loop import learning_rate
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_shipped_recipe_parses() -> None:
+    config = load_config(REPO / "configs" / "cic_lite.toml")
+    assert config.model.name == "cic.lite"
+    assert config.optim.betas == (0.9, 0.99)
+    assert config.objective.rebalance_lambda == 0.5 and config.objective.prior_sigma == 5.0
+
+
+def test_unknown_keys_and_bad_types_are_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[train]\nstepz = 3\n")
+    with pytest.raises(UsageError, match="unknown key train.stepz"):
+        load_config(bad)
+    bad.write_text("[train]\nsteps = 'many'\n")
+    with pytest.raises(UsageError, match="expected an integer"):
+        load_config(bad)
+    with pytest.raises(UsageError, match="not found"):
+        load_config(tmp_path / "missing.toml")
+
+
+def test_overrides_parse_toml_values() -> None:
+    config = load_config(REPO / "configs" / "cic_lite.toml", ["train.steps=10", "optim.lr=0.1", "data.train=/x"])
+    assert config.train.steps == 10 and config.optim.lr == 0.1 and config.data.train == "/x"
+    with pytest.raises(UsageError):
+        apply_overrides(config, ["steps=3"])
+
+
+def test_learning_rate_warms_up_then_decays_to_min() -> None:
+    config = load_config(REPO / "configs" / "cic_lite.toml", ["train.steps=1000", "optim.warmup_steps=100"])
+    assert learning_rate(0, config) == pytest.approx(config.optim.lr / 100)
+    assert learning_rate(99, config) == pytest.approx(config.optim.lr)
+    assert learning_rate(1000, config) == pytest.approx(config.optim.min_lr)
+    assert learning_rate(400, config) > learning_rate(800, config)
