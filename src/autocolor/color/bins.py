@@ -1,7 +1,9 @@
 """The CIC quantised ab space: 313 in-gamut bins of a grid of step 10, and soft-encoding.
 
 Bin ``q`` is the ab pair ``cic_ab_grid()[q]``; the order (sorted by a*, then b*) is the
-order of the 313 output channels of the official CIC networks.
+order of the 313 output channels of the official CIC networks. The bins come from the official
+table (:mod:`autocolor.color.cic_grid_official`): a derivation from the sRGB gamut
+(:mod:`autocolor.color.gamut`) reaches 309 of them, not all 313.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from functools import lru_cache
 
 import torch
 
-from autocolor.color.gamut import derive_in_gamut_bins
+from autocolor.color.cic_grid_official import official_cic_grid
 
 GRID_STEP = 10.0
 NUM_BINS = 313
@@ -18,16 +20,18 @@ NUM_BINS = 313
 
 @lru_cache(maxsize=1)
 def _grid_cpu() -> torch.Tensor:
-    grid = torch.as_tensor(derive_in_gamut_bins(), dtype=torch.float32)
+    grid = torch.as_tensor(official_cic_grid(), dtype=torch.float32)
     if grid.shape != (NUM_BINS, 2):
-        raise RuntimeError(f"derived ab grid has shape {tuple(grid.shape)}, expected (313, 2)")
+        raise RuntimeError(f"CIC ab grid has shape {tuple(grid.shape)}, expected (313, 2)")
     return grid
 
 
 def cic_ab_grid(device: torch.device | str | None = None) -> torch.Tensor:
-    """The 313 bin centres, float32 ``(313, 2)`` in Lab units (a*, b*), official order."""
-    grid = _grid_cpu()
-    return grid if device is None else grid.to(device)
+    """The 313 bin centres, float32 ``(313, 2)`` in Lab units (a*, b*), official order.
+
+    A new tensor on every call, so callers may modify it without touching the cached table.
+    """
+    return _grid_cpu().to(device="cpu" if device is None else device, copy=True)
 
 
 def squared_distances(ab: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:

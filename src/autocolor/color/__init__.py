@@ -1,0 +1,1 @@
+"""Colour science: sRGB <-> Lab, the CIC ab bins, ab priors and chroma upsampling."""

@@ -1,0 +1,132 @@
+"""Decoding 313-bin logits: annealed mean, expectation, mode and per-pixel sampling."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from autocolor.color.bins import cic_ab_grid
+from autocolor.decode.bins import annealed_mean, expectation, mode, sample
+
+
+def _logits(seed: int = 0, shape: tuple[int, int, int, int] = (2, 313, 3, 4), scale: float = 3.0) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(shape, generator=generator) * scale
+
+
+def test_expectation_is_the_probability_weighted_mean() -> None:
+    logits, grid = _logits(), cic_ab_grid()
+    out = expectation(logits, grid)
+    assert out.shape == (2, 2, 3, 4) and out.dtype == torch.float32
+    probs = torch.softmax(logits.double(), dim=1)
+    manual = (probs[:, :, None] * grid.double().T[None, :, :, None, None].transpose(1, 2)).sum(1)
+    torch.testing.assert_close(out.double(), manual, rtol=0, atol=1e-3)
+    torch.testing.assert_close(annealed_mean(logits, grid, 1.0), out)
+
+
+def test_annealed_mean_uses_softmax_of_logits_over_t() -> None:
+    logits, grid = _logits(1), cic_ab_grid()
+    t = 0.38
+    # The paper's f_T(z) on z = softmax(logits): exp(log z / T), renormalised.
+    z = torch.softmax(logits.double(), dim=1)
+    f_t = torch.exp(torch.log(z) / t)
+    f_t = f_t / f_t.sum(dim=1, keepdim=True)
+    manual = torch.einsum("nqhw,qc->nchw", f_t, grid.double())
+    torch.testing.assert_close(annealed_mean(logits, grid, t).double(), manual, rtol=0, atol=1e-3)
+
+
+def test_small_temperature_approaches_and_then_equals_the_mode() -> None:
+    logits, grid = _logits(2), cic_ab_grid()
+    peak = mode(logits, grid)
+    dist = [float((annealed_mean(logits, grid, t) - peak).abs().max()) for t in (1.0, 0.38, 0.1, 0.01)]
+    assert dist == sorted(dist, reverse=True) and dist[-1] < 0.05 < 1.0 < dist[0]
+    assert torch.equal(annealed_mean(logits, grid, 1e-3), peak)
+    assert torch.equal(annealed_mean(logits, grid, 1e-9), peak)
+
+
+def test_mode_of_one_hot_logits_is_that_bin_centre() -> None:
+    grid = cic_ab_grid()
+    logits = torch.full((1, 313, 2, 2), -5.0)
+    bins = torch.tensor([[0, 17], [156, 312]])
+    for i in range(2):
+        for j in range(2):
+            logits[0, bins[i, j], i, j] = 5.0
+    out = mode(logits, grid)
+    assert out.shape == (1, 2, 2, 2)
+    torch.testing.assert_close(out[0].permute(1, 2, 0), grid[bins])
+
+
+def test_sampling_is_reproducible_and_seed_dependent() -> None:
+    logits, grid = _logits(3, scale=1.0), cic_ab_grid()
+    first = sample(logits, grid, 1.0, torch.Generator().manual_seed(7))
+    again = sample(logits, grid, 1.0, torch.Generator().manual_seed(7))
+    other = sample(logits, grid, 1.0, torch.Generator().manual_seed(8))
+    assert first.shape == (2, 2, 3, 4) and first.dtype == torch.float32
+    assert torch.equal(first, again)
+    assert not torch.equal(first, other)
+    # Every sample is a bin centre.
+    pixels = first.permute(0, 2, 3, 1).reshape(-1, 1, 2)
+    assert bool(((pixels - grid[None]).abs().sum(-1) == 0).any(-1).all())
+
+
+def test_sampling_of_peaked_logits_returns_the_peak() -> None:
+    grid = cic_ab_grid()
+    logits = torch.full((2, 313, 5, 5), -30.0)
+    logits[:, 200] = 30.0
+    out = sample(logits, grid, 1.0, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(out, grid[200].view(1, 2, 1, 1).expand(2, 2, 5, 5))
+
+
+def test_sampling_follows_the_annealed_distribution() -> None:
+    grid = cic_ab_grid()
+    # Two bins with logits 0 and log(3): at T = 1 they are drawn 1 : 3; at T = 0.5, 1 : 9.
+    logits = torch.full((1, 313, 100, 100), -1e4)
+    logits[0, 10] = 0.0
+    logits[0, 20] = float(torch.log(torch.tensor(3.0)))
+    for t, share in ((1.0, 0.75), (0.5, 0.9)):
+        out = sample(logits, grid, t, torch.Generator().manual_seed(1))
+        hits = (out[0].permute(1, 2, 0) == grid[20]).all(-1).float().mean()
+        assert abs(float(hits) - share) < 0.02
+        assert bool(((out[0].permute(1, 2, 0) == grid[10]).all(-1) | (out[0].permute(1, 2, 0) == grid[20]).all(-1)).all())
+
+
+def test_sampling_at_tiny_temperature_is_the_mode() -> None:
+    logits, grid = _logits(4), cic_ab_grid()
+    assert torch.equal(sample(logits, grid, 1e-4, torch.Generator().manual_seed(0)), mode(logits, grid))
+
+
+def test_sampling_without_a_generator_uses_the_global_one() -> None:
+    logits, grid = _logits(5, scale=1.0), cic_ab_grid()
+    torch.manual_seed(11)
+    first = sample(logits, grid, 1.0)
+    torch.manual_seed(11)
+    assert torch.equal(first, sample(logits, grid, 1.0))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cpu_generator_drives_cuda_logits_like_cpu_ones() -> None:
+    logits, grid = _logits(6, scale=1.0), cic_ab_grid()
+    on_cpu = sample(logits, grid, 1.0, torch.Generator().manual_seed(3))
+    on_cuda = sample(logits.cuda(), grid.cuda(), 1.0, torch.Generator().manual_seed(3))
+    assert on_cuda.device.type == "cuda"
+    assert torch.equal(on_cpu, on_cuda.cpu())
+
+
+def test_half_precision_logits_are_decoded_in_float32() -> None:
+    logits, grid = _logits(7), cic_ab_grid()
+    out = annealed_mean(logits.half(), grid, 0.38)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, annealed_mean(logits.half().float(), grid, 0.38))
+
+
+@pytest.mark.parametrize("fn", [annealed_mean, mode])
+def test_rejects_mismatched_grid(fn) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError, match="grid"):
+        fn(torch.zeros(1, 10, 2, 2), cic_ab_grid())
+
+
+def test_rejects_non_positive_temperature() -> None:
+    with pytest.raises(ValueError, match="temperature"):
+        annealed_mean(_logits(), cic_ab_grid(), 0.0)
+    with pytest.raises(ValueError, match="temperature"):
+        sample(_logits(), cic_ab_grid(), -1.0, torch.Generator())
