@@ -176,6 +176,8 @@ def _train(
         optimizer.load_state_dict(checkpoint["optimizer"])
         step, epoch, batch_in_epoch = checkpoint["step"], checkpoint["epoch"], checkpoint["batch_in_epoch"]
         torch.set_rng_state(checkpoint["torch_rng"])
+        if hasattr(objective, "load_state_dict") and checkpoint.get("objective"):
+            objective.load_state_dict(checkpoint["objective"])  # e.g. sparse-sampling RNG
         if dist.is_main:
             log(f"resumed {run_dir} at step {step} (epoch {epoch}, batch {batch_in_epoch})")
     net: nn.Module = DistributedDataParallel(model) if dist.enabled else model
@@ -196,6 +198,7 @@ def _train(
             "epoch": epoch,
             "batch_in_epoch": batch_in_epoch,
             "torch_rng": torch.get_rng_state(),
+            "objective": objective.state_dict() if hasattr(objective, "state_dict") else {},
             "config": config.to_dict(),
         }
 
