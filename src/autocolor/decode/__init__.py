@@ -1,0 +1,174 @@
+"""Decoders: a network's raw output -> ab in Lab units, keyed by the network's ``output_kind``.
+
+Every network class carries ``output_kind: ClassVar[str]`` (see docs/architecture.md). A decoder
+is a function ``(net, lightness, options) -> ab`` registered for one kind with
+:func:`register_decoder`; :func:`predict_ab` looks the kind up, so the pipeline never branches on
+model names. A decoder runs the network itself because some kinds need several passes
+(autoregressive sampling) or extra inputs (a class id).
+
+This module registers the two CIC kinds:
+
+- ``"ab_bins"``: logits ``(N, 313, h, w)`` over ``cic_ab_grid()``; methods ``annealed_mean``
+  (CIC's default, T = 0.38), ``mean`` (expectation, T = 1), ``mode`` (most likely bin) and
+  ``sample`` (independent per-pixel draws at temperature T, seeded by ``options.generator``).
+- ``"ab"``: direct regression; the network already returns ab; the only method is ``ab``.
+
+Other families register theirs in their own modules, imported explicitly at the bottom.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import torch
+from torch import nn
+
+from autocolor.color.bins import cic_ab_grid
+from autocolor.decode import bins as bin_decoding
+from autocolor.errors import UsageError
+
+#: Temperature used when a method is chosen without one (and it is not the model's default).
+DEFAULT_TEMPERATURES: dict[str, float] = {"annealed_mean": 0.38, "mean": 1.0, "sample": 1.0}
+
+
+@dataclass
+class DecodeOptions:
+    """How to turn a network's output into ab.
+
+    Attributes:
+        method: decoder method, e.g. ``"annealed_mean"``, ``"mean"``, ``"mode"``, ``"sample"``,
+            ``"ab"``; which ones apply depends on the network's output kind.
+        temperature: softmax temperature (> 0) for ``annealed_mean`` and ``sample``; lower is
+            more saturated / more peaked. Ignored by methods that have none.
+        generator: random source for sampling methods (a seeded generator gives repeatable
+            output); ``None`` uses torch's global generator.
+        extra: family-specific options, e.g. ``{"class_id": 207}`` for GCP.
+    """
+
+    method: str = "annealed_mean"
+    temperature: float = 0.38
+    generator: torch.Generator | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+Decoder = Callable[[nn.Module, torch.Tensor, DecodeOptions], torch.Tensor]
+_D = TypeVar("_D", bound=Decoder)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    decoder: Decoder
+    methods: tuple[str, ...] | None  # None: the decoder validates ``options.method`` itself
+
+
+_DECODERS: dict[str, _Entry] = {}
+
+
+def register_decoder(output_kind: str, *, methods: Sequence[str] | None = None) -> Callable[[_D], _D]:
+    """Decorator registering a decoder for networks whose ``output_kind`` is ``output_kind``.
+
+    ``methods`` lists the ``DecodeOptions.method`` values the decoder accepts (the first is
+    listed first in messages); :func:`predict_ab` rejects others with a :class:`UsageError`.
+    Registering a kind twice is a bug.
+    """
+
+    def decorator(fn: _D) -> _D:
+        if output_kind in _DECODERS:
+            raise ValueError(f"a decoder for output kind {output_kind!r} is registered twice")
+        _DECODERS[output_kind] = _Entry(fn, tuple(methods) if methods is not None else None)
+        return fn
+
+    return decorator
+
+
+def output_kind_of(net: nn.Module) -> str:
+    """The network's ``output_kind`` class attribute; a network without one is a bug."""
+    kind = getattr(net, "output_kind", None)
+    if not isinstance(kind, str):
+        raise TypeError(f"{type(net).__name__} has no 'output_kind' class attribute")
+    return kind
+
+
+def decoder_kinds() -> list[str]:
+    """Output kinds that have a registered decoder, sorted."""
+    return sorted(_DECODERS)
+
+
+def decoding_methods(output_kind: str) -> tuple[str, ...] | None:
+    """Methods the decoder of ``output_kind`` accepts (``None``: not declared)."""
+    return _entry(output_kind).methods
+
+
+def _entry(output_kind: str) -> _Entry:
+    try:
+        return _DECODERS[output_kind]
+    except KeyError:
+        raise ValueError(
+            f"no decoder registered for output kind {output_kind!r} "
+            f"(registered: {', '.join(decoder_kinds()) or 'none'})"
+        ) from None
+
+
+def check_method(output_kind: str, method: str) -> None:
+    """Raise :class:`UsageError` when ``method`` does not apply to ``output_kind`` networks."""
+    methods = _entry(output_kind).methods
+    if methods is not None and method not in methods:
+        raise UsageError(
+            f"decoding {method!r} does not apply to models with {output_kind!r} output; "
+            f"choose from: {', '.join(methods)}"
+        )
+
+
+def predict_ab(net: nn.Module, lightness: torch.Tensor, options: DecodeOptions) -> torch.Tensor:
+    """Run ``net`` on L* and decode its output to ab.
+
+    Args:
+        net: a network with an ``output_kind`` class attribute, on ``lightness``'s device.
+        lightness: ``(N, 1, h, w)`` L* in ``[0, 100]`` at the network's input size.
+        options: decoder method, temperature, generator and family extras.
+
+    Returns:
+        ``(N, 2, h', w')`` float32 ab in Lab units at the network's output resolution (a quarter
+        of the input for ECCV16-style nets; upsampling is the caller's job).
+    """
+    kind = output_kind_of(net)
+    check_method(kind, options.method)
+    return _entry(kind).decoder(net, lightness, options)
+
+
+def _bin_grid(net: nn.Module, device: torch.device) -> torch.Tensor:
+    # A network trained on another quantisation can carry its own grid; CIC nets use the 313 bins.
+    grid = getattr(net, "ab_grid", None)
+    return grid.to(device) if isinstance(grid, torch.Tensor) else cic_ab_grid(device)
+
+
+@register_decoder("ab_bins", methods=("annealed_mean", "mean", "mode", "sample"))
+def _decode_ab_bins(net: nn.Module, lightness: torch.Tensor, options: DecodeOptions) -> torch.Tensor:
+    # Softmax in fp32 even when the forward pass ran under bf16 autocast.
+    logits = net(lightness).float()
+    grid = _bin_grid(net, logits.device)
+    if options.method == "annealed_mean":
+        return bin_decoding.annealed_mean(logits, grid, options.temperature)
+    if options.method == "mean":
+        return bin_decoding.expectation(logits, grid)
+    if options.method == "mode":
+        return bin_decoding.mode(logits, grid)
+    return bin_decoding.sample(logits, grid, options.temperature, options.generator)
+
+
+@register_decoder("ab", methods=("ab",))
+def _decode_ab(net: nn.Module, lightness: torch.Tensor, options: DecodeOptions) -> torch.Tensor:
+    ab = net(lightness).float()
+    if ab.dim() != 4 or ab.shape[1] != 2:
+        raise ValueError(f"an 'ab' network must return (N, 2, h, w), got {tuple(ab.shape)}")
+    return ab
+
+
+# Family decoders register themselves on import. Add each new family here, explicitly
+# (no directory scanning); they import this module's register_decoder, defined above.
+from autocolor.decode import autoregressive  # noqa: E402, F401  PIC: "ab_mixture"
+from autocolor.decode import hue_chroma  # noqa: E402, F401  Larsson: "hue_chroma"
+
+#   from autocolor.decode import gcp  # GCP: "gcp" (once it exists)

@@ -1,0 +1,357 @@
+"""The one orchestrator: full-resolution L* -> network input -> model -> decoder -> full-res ab.
+
+A photo's L* channel is resized (square, aspect ignored, as CIC does) to the network's input
+size, the network and its decoder predict ab at low resolution, and the ab is upsampled to the
+photo's full resolution guided by the full-resolution L*. The output joins the ORIGINAL L* with
+that ab, so luminance never passes through the network and is preserved exactly.
+
+Library use::
+
+    from autocolor.pipeline import Colorizer
+    colorizer = Colorizer("cic.eccv16", device="auto")      # loads the model once
+    rgb = colorizer.colorize_photo(read_photo("old.jpg"))  # (H, W, 3) float32 in [0, 1]
+
+or, for one file, :func:`colorize`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from autocolor.color.lab import lab_to_rgb
+from autocolor.color.upsample import upsample_ab
+from autocolor.decode import (
+    DEFAULT_TEMPERATURES,
+    DecodeOptions,
+    check_method,
+    decoding_methods,
+    output_kind_of,
+    predict_ab,
+)
+from autocolor.devices import autocast_context, inference_dtype, resolve_device
+from autocolor.errors import OutputError, UsageError
+from autocolor.imagefile import Photo, read_photo, same_file, write_photo
+from autocolor.models.registry import ModelInfo, create_model, model_info
+
+#: The bundled default model (trained for autocolor; weights ship inside the package).
+DEFAULT_MODEL = "cic.lite"
+#: Chroma upsampling methods of :func:`autocolor.color.upsample.upsample_ab`.
+UPSAMPLE_METHODS = ("guided", "bilinear")
+#: Seed of the random initialisation used by ``pretrained=False`` (tests, debugging).
+RANDOM_WEIGHTS_SEED = 0
+#: Smallest network input side accepted by ``size`` (three halvings leave one pixel).
+MIN_INPUT_SIZE = 8
+# Lab -> RGB is done in row chunks of about this many pixels to bound memory on huge photos.
+_CHUNK_PIXELS = 1 << 22
+# Out-of-gamut colours: bisection steps on the chroma scale (within 2**-8 of the largest chroma that fits)
+# and the float slack allowed outside [0, 1] before a colour counts as out of gamut.
+_GAMUT_BISECTIONS = 8
+_GAMUT_TOLERANCE = 1e-4
+
+
+def load_model(
+    name: str,
+    device: str | torch.device = "auto",
+    *,
+    pretrained: bool = True,
+    offline: bool = False,
+) -> nn.Module:
+    """Build the registered network ``name`` with its verified weights, on ``device``, in eval mode.
+
+    Args:
+        name: registry name, e.g. ``"cic.eccv16"`` (:func:`autocolor.models.list_models`).
+        device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+        pretrained: ``False`` builds random weights, seeded with :data:`RANDOM_WEIGHTS_SEED`
+            so that two calls give the same network. Meant for tests and debugging only: a
+            random network produces meaningless colours.
+        offline: never download; fail if the weights are not bundled or cached.
+
+    Raises:
+        UnknownModelError: ``name`` is not registered.
+        WeightsError: the weights cannot be found, fetched, verified or loaded.
+        DeviceError: ``device`` is not available.
+    """
+    target = resolve_device(device)
+    if pretrained:
+        net = create_model(name, pretrained=True, offline=offline)
+    else:
+        # fork_rng keeps the caller's global RNG stream untouched by the seeded init.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(RANDOM_WEIGHTS_SEED)
+            net = create_model(name, pretrained=False)
+    return net.to(target).eval()
+
+
+def resize_lightness(lightness: torch.Tensor, size: int) -> torch.Tensor:
+    """``(N, 1, H, W)`` L* -> ``(N, 1, size, size)`` L*, aspect ignored (as CIC does).
+
+    Bicubic with antialiasing, which matches PIL's bicubic resize (what CIC used) when
+    shrinking and is plain bicubic when enlarging; clamped back to ``[0, 100]`` because
+    bicubic overshoots at edges.
+    """
+    resized = F.interpolate(
+        lightness.float(), size=(size, size), mode="bicubic", align_corners=False, antialias=True
+    )
+    return resized.clamp_(0.0, 100.0)
+
+
+def _in_range(rgb: torch.Tensor) -> torch.Tensor:
+    """``(3, ...)`` -> ``(...)`` bool: all three channels within ``[0, 1]`` (float tolerance)."""
+    return ((rgb >= -_GAMUT_TOLERANCE) & (rgb <= 1.0 + _GAMUT_TOLERANCE)).all(dim=0)
+
+
+def _lab_to_rgb_keep_lightness(lightness: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+    """L* ``(h, w)`` and ab ``(2, h, w)`` -> sRGB ``(3, h, w)`` in ``[0, 1]`` with L* unchanged.
+
+    Clipping an out-of-gamut colour channel by channel changes its lightness. Instead the
+    chroma of such pixels is scaled towards gray (always in gamut) by bisection until the colour
+    fits, so hue and L* are kept and only saturation gives way.
+    """
+    rgb = lab_to_rgb(torch.cat((lightness[None], ab), dim=0), clip=False)
+    outside = ~_in_range(rgb)
+    if outside.any():
+        pixel_l = lightness[outside][None, :, None]  # (1, k, 1): lab_to_rgb wants (3, H, W)
+        pixel_ab = ab[:, outside][:, :, None]  # (2, k, 1)
+        low = torch.zeros_like(pixel_l)  # scale known to fit (gray)
+        high = torch.ones_like(pixel_l)  # scale known not to fit
+        for _ in range(_GAMUT_BISECTIONS):
+            middle = (low + high) / 2
+            fits = _in_range(lab_to_rgb(torch.cat((pixel_l, pixel_ab * middle), dim=0), clip=False))[None]
+            low = torch.where(fits, middle, low)
+            high = torch.where(fits, high, middle)
+        fitted = lab_to_rgb(torch.cat((pixel_l, pixel_ab * low), dim=0), clip=False)
+        rgb[:, outside] = fitted[:, :, 0]
+    return rgb.clamp_(0.0, 1.0)
+
+
+def lightness_ab_to_rgb(lightness: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """Join L* ``(H, W)`` in ``[0, 100]`` and ab ``(2, H, W)`` (Lab units) into sRGB.
+
+    Returns ``(H, W, 3)`` float32 in ``[0, 1]`` whose L* equals the input's (to float
+    precision): colours outside the sRGB gamut lose chroma, not lightness. Converted in row
+    chunks so a 50-megapixel photo does not need several GB of temporaries.
+    """
+    height, width = lightness.shape
+    if ab.shape != (2, height, width):
+        raise ValueError(f"ab has shape {ab.shape}, expected (2, {height}, {width})")
+    rgb = np.empty((height, width, 3), dtype=np.float32)
+    rows = max(1, _CHUNK_PIXELS // max(width, 1))
+    for top in range(0, height, rows):
+        bottom = min(height, top + rows)
+        chunk_l = torch.from_numpy(np.ascontiguousarray(lightness[top:bottom], dtype=np.float32))
+        chunk_ab = torch.from_numpy(np.ascontiguousarray(ab[:, top:bottom], dtype=np.float32))
+        rgb[top:bottom] = _lab_to_rgb_keep_lightness(chunk_l, chunk_ab).permute(1, 2, 0).numpy()
+    return rgb
+
+
+class Colorizer:
+    """A loaded model plus decoding settings; colorizes any number of photos.
+
+    Args:
+        model: a registry name (loaded with :func:`load_model`) or an already built network
+            (it needs an ``output_kind`` class attribute; ``size`` is then required unless it
+            came from :func:`autocolor.models.create_model`, which attaches ``model_info``).
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"``.
+        size: side of the square network input in pixels; default: the model's input size.
+        decoding: decoder method (e.g. ``"annealed_mean"``, ``"mean"``, ``"mode"``,
+            ``"sample"``); default: the model's.
+        temperature: for annealed mean / sampling; default: the model's (when ``decoding`` is
+            its default) or the method's usual value (annealed mean 0.38).
+        upsample: ``"guided"`` (edge-aware, follows the full-res L*) or ``"bilinear"``.
+        seed: seeds a fresh ``torch.Generator`` for every photo, so a photo gets the same
+            colours whatever its position in a batch; ``None`` draws from torch's global RNG.
+        pretrained: ``False`` runs random weights (tests only; see :func:`load_model`).
+        offline: never download weights.
+        extra: family-specific decoder options (e.g. ``{"class_id": 207}``).
+
+    Raises:
+        UsageError: an option does not fit the model (bad size, decoding or temperature).
+        UnknownModelError, WeightsError, DeviceError: from :func:`load_model`.
+    """
+
+    def __init__(
+        self,
+        model: str | nn.Module = DEFAULT_MODEL,
+        device: str | torch.device = "auto",
+        *,
+        size: int | None = None,
+        decoding: str | None = None,
+        temperature: float | None = None,
+        upsample: str = "guided",
+        seed: int | None = None,
+        pretrained: bool = True,
+        offline: bool = False,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.device = resolve_device(device)
+        # Validate everything cheap before the (possibly long) model load.
+        info: ModelInfo | None = model_info(model) if isinstance(model, str) else getattr(
+            model, "model_info", None
+        )
+        if upsample not in UPSAMPLE_METHODS:
+            raise UsageError(f"unknown upsampling {upsample!r}; choose from: {', '.join(UPSAMPLE_METHODS)}")
+        if temperature is not None and not temperature > 0:
+            raise UsageError(f"temperature must be > 0, got {temperature}")
+        if seed is not None and seed < 0:
+            raise UsageError(f"seed must be >= 0, got {seed}")
+        kind = info.output_kind if info is not None else output_kind_of(model)  # type: ignore[arg-type]
+        self.decoding = decoding or (info.decoding if info is not None else _first_method(kind))
+        check_method(kind, self.decoding)
+        if temperature is None:
+            same_as_model = info is not None and self.decoding == info.decoding
+            temperature = info.temperature if same_as_model else DEFAULT_TEMPERATURES.get(self.decoding, 1.0)
+        self.temperature = float(temperature)
+        size = size if size is not None else (info.input_size if info is not None else None)
+        if size is None:
+            raise ValueError("a network without model_info needs an explicit size")
+        if size < MIN_INPUT_SIZE:
+            raise UsageError(f"input size must be at least {MIN_INPUT_SIZE} px, got {size}")
+        self.size = int(size)
+        self.upsample = upsample
+        self.seed = seed
+        self.extra = dict(extra or {})
+
+        if isinstance(model, str):
+            self.net = load_model(model, self.device, pretrained=pretrained, offline=offline)
+        else:
+            self.net = model.to(self.device).eval()
+        self.model_name = info.name if info is not None else type(self.net).__name__
+        if output_kind_of(self.net) != kind:
+            raise ValueError(f"{self.model_name}: registry says {kind!r} output, network says otherwise")
+        self._check_size_multiple()
+
+    def _check_size_multiple(self) -> None:
+        # The network class knows which input sides it accepts (e.g. 8 for three halvings).
+        multiple = int(getattr(self.net, "size_multiple", 1))
+        if self.size % multiple:
+            raise UsageError(
+                f"input size must be a multiple of {multiple} px for {self.model_name}, got {self.size}"
+            )
+
+    def _generator(self) -> torch.Generator | None:
+        if self.seed is None:
+            return None
+        return torch.Generator(device=self.device).manual_seed(self.seed)
+
+    def _decode(self, small: torch.Tensor) -> torch.Tensor:
+        """``(N, 1, s, s)`` L* on the device -> ``(N, 2, h, w)`` float32 ab (Lab units)."""
+        ab = self._decode_once(small, reduced_precision=True)
+        if inference_dtype(self.device) != torch.float32 and not torch.isfinite(ab).all():
+            # bf16 overflowed somewhere: the documented fp32 fallback (no-op cost on CPU).
+            ab = self._decode_once(small, reduced_precision=False)
+        return ab
+
+    def _decode_once(self, small: torch.Tensor, *, reduced_precision: bool) -> torch.Tensor:
+        options = DecodeOptions(
+            method=self.decoding,
+            temperature=self.temperature,
+            generator=self._generator(),
+            extra=dict(self.extra),
+        )
+        with autocast_context(self.device, enabled=reduced_precision):
+            return predict_ab(self.net, small, options).float()
+
+    def predict_ab(self, lightness: np.ndarray) -> np.ndarray:
+        """Predict full-resolution ab for one photo.
+
+        Args:
+            lightness: ``(H, W)`` L* in ``[0, 100]``, any size.
+
+        Returns:
+            ``(2, H, W)`` float32 a*, b* in Lab units at the photo's full resolution.
+        """
+        lightness = np.asarray(lightness, dtype=np.float32)
+        if lightness.ndim != 2 or min(lightness.shape) < 1:
+            raise ValueError(f"lightness must be (H, W), got shape {lightness.shape}")
+        with torch.inference_mode():
+            full = torch.from_numpy(np.ascontiguousarray(lightness))[None, None].to(self.device)
+            ab_low = self._decode(resize_lightness(full, self.size))[0].cpu().numpy()
+        return np.asarray(upsample_ab(ab_low, lightness, method=self.upsample), dtype=np.float32)
+
+    def colorize_lightness(self, lightness: np.ndarray) -> np.ndarray:
+        """``(H, W)`` L* -> ``(H, W, 3)`` float32 sRGB in ``[0, 1]`` whose L* is the input's."""
+        lightness = np.asarray(lightness, dtype=np.float32)
+        return lightness_ab_to_rgb(lightness, self.predict_ab(lightness))
+
+    def colorize_photo(self, photo: Photo) -> np.ndarray:
+        """Colorize a photo read by :func:`autocolor.imagefile.read_photo`.
+
+        Returns ``(H, W, 3)`` float32 sRGB in ``[0, 1]``; write it with
+        ``write_photo(path, rgb, like=photo)`` to keep alpha, bit depth and metadata.
+        """
+        return self.colorize_lightness(photo.lightness)
+
+
+def _first_method(kind: str) -> str:
+    methods = decoding_methods(kind)
+    if not methods:
+        raise ValueError(f"output kind {kind!r} declares no decoding methods; pass decoding=")
+    return methods[0]
+
+
+_FORMAT_SUFFIX = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "tif": ".tif", "tiff": ".tif", "webp": ".webp"}
+
+
+def output_suffix(input_path: str | Path, format: str | None) -> str:
+    """Suffix of an output derived from ``input_path``: ``format``'s, else the input's (``.png`` for stdin)."""
+    if format:
+        try:
+            return _FORMAT_SUFFIX[format.lower()]
+        except KeyError:
+            raise UsageError(
+                f"unknown output format {format!r}; choose from: png, jpg, tif, webp"
+            ) from None
+    suffix = Path(str(input_path)).suffix
+    return suffix if suffix and str(input_path) != "-" else ".png"
+
+
+def default_output_path(input_path: str | Path, format: str | None = None) -> Path:
+    """``<stem>_color<ext>`` beside the input (``ext`` from ``format`` or the input)."""
+    path = Path(input_path)
+    return path.with_name(f"{path.stem}_color{output_suffix(path, format)}")
+
+
+def colorize(
+    input_path: str | Path,
+    output_path: str | Path | None = None,
+    *,
+    model: str | nn.Module = DEFAULT_MODEL,
+    format: str | None = None,
+    quality: int = 95,
+    **options: Any,
+) -> Path | None:
+    """Colorize one image file and write the result (overwriting an existing output).
+
+    Args:
+        input_path: image path, or ``"-"`` for stdin.
+        output_path: where to write; default ``<stem>_color<ext>`` beside the input, or
+            stdout (``"-"``) when reading stdin.
+        model: registry name or built network (see :class:`Colorizer`).
+        format: output format (``png``, ``jpg``, ``tif``, ``webp``); default from the suffix.
+        quality: JPEG / WebP quality.
+        options: passed to :class:`Colorizer` (device, size, decoding, temperature, upsample,
+            seed, pretrained, offline).
+
+    Returns:
+        The written path, or ``None`` when written to stdout.
+
+    Raises:
+        InputImageError, OutputError (also when the output is the input), and the
+        :class:`Colorizer` errors.
+    """
+    source = str(input_path)
+    if output_path is None:
+        output_path = "-" if source == "-" else default_output_path(source, format)
+    target = str(output_path)
+    if source != "-" and target != "-" and same_file(source, target):
+        raise OutputError(target, "is the input file; refusing to overwrite an input")
+    photo = read_photo(source)
+    rgb = Colorizer(model, **options).colorize_photo(photo)
+    return write_photo(target, rgb, like=photo, format=format, quality=quality)
