@@ -170,3 +170,24 @@ def test_default_model_is_the_bundled_one() -> None:
 
     assert pipeline.DEFAULT_MODEL == "cic.lite"
     assert model_info(pipeline.DEFAULT_MODEL).output_kind == "ab_bins"
+
+
+def test_network_input_size_keeps_aspect_only_when_the_network_asks() -> None:
+    from autocolor.pipeline import network_input_size
+
+    class Square(torch.nn.Module):
+        pass
+
+    class Aspect(torch.nn.Module):
+        preserves_aspect = True
+
+    assert network_input_size(Square(), 300, 600, 256) == (256, 256)
+    assert network_input_size(Aspect(), 300, 600, 256) == (128, 256)
+    assert network_input_size(Aspect(), 100, 120, 256) == (100, 120)  # never enlarged
+
+
+def test_larsson_runs_through_the_pipeline_with_aspect_kept() -> None:
+    colorizer = Colorizer("larsson.tiny", device="cpu", pretrained=False)
+    lightness = np.linspace(0, 100, 48 * 80, dtype=np.float32).reshape(48, 80)
+    ab = colorizer.predict_ab(lightness)
+    assert ab.shape == (2, 48, 80) and np.isfinite(ab).all()

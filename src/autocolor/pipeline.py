@@ -38,6 +38,7 @@ from autocolor.decode import (
 from autocolor.devices import autocast_context, inference_dtype, resolve_device
 from autocolor.errors import OutputError, UsageError
 from autocolor.imagefile import Photo, read_photo, same_file, write_photo
+from autocolor.models.fusion import fuse_conv_batchnorm
 from autocolor.models.registry import ModelInfo, create_model, model_info
 
 #: The bundled default model (trained for autocolor; weights ship inside the package).
@@ -86,20 +87,38 @@ def load_model(
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(RANDOM_WEIGHTS_SEED)
             net = create_model(name, pretrained=False)
-    return net.to(target).eval()
+    # Inference only from here on: fold BatchNorm into the convolutions (about 2x faster
+    # for cic.lite on CPU, same outputs to float rounding).
+    return fuse_conv_batchnorm(net.eval()).to(target)
 
 
-def resize_lightness(lightness: torch.Tensor, size: int) -> torch.Tensor:
+def resize_lightness(lightness: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
     """``(N, 1, H, W)`` L* -> ``(N, 1, size, size)`` L*, aspect ignored (as CIC does).
+
+    ``size`` may also be an explicit ``(height, width)``.
 
     Bicubic with antialiasing, which matches PIL's bicubic resize (what CIC used) when
     shrinking and is plain bicubic when enlarging; clamped back to ``[0, 100]`` because
     bicubic overshoots at edges.
     """
+    target = (size, size) if isinstance(size, int) else size
     resized = F.interpolate(
-        lightness.float(), size=(size, size), mode="bicubic", align_corners=False, antialias=True
+        lightness.float(), size=target, mode="bicubic", align_corners=False, antialias=True
     )
     return resized.clamp_(0.0, 100.0)
+
+
+def network_input_size(net: nn.Module, height: int, width: int, size: int) -> tuple[int, int]:
+    """The ``(h, w)`` a photo's L* is resized to before ``net``.
+
+    Square ``size`` x ``size`` (aspect ignored, as CIC does), unless the network declares
+    ``preserves_aspect`` (Larsson: the decoder scales and pads itself), in which case the long
+    side is shrunk to ``size`` with the aspect kept, and small photos are left as they are.
+    """
+    if not getattr(net, "preserves_aspect", False):
+        return size, size
+    scale = min(1.0, size / max(height, width))
+    return max(1, round(height * scale)), max(1, round(width * scale))
 
 
 def _in_range(rgb: torch.Tensor) -> torch.Tensor:
@@ -272,7 +291,8 @@ class Colorizer:
             raise ValueError(f"lightness must be (H, W), got shape {lightness.shape}")
         with torch.inference_mode():
             full = torch.from_numpy(np.ascontiguousarray(lightness))[None, None].to(self.device)
-            ab_low = self._decode(resize_lightness(full, self.size))[0].cpu().numpy()
+            target = network_input_size(self.net, *lightness.shape, self.size)
+            ab_low = self._decode(resize_lightness(full, target))[0].cpu().numpy()
         return np.asarray(upsample_ab(ab_low, lightness, method=self.upsample), dtype=np.float32)
 
     def colorize_lightness(self, lightness: np.ndarray) -> np.ndarray:
