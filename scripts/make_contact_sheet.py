@@ -1,0 +1,102 @@
+#!/usr/bin/env python
+"""Colorize photos with one or more models and write one comparison sheet (for docs/ images).
+
+Rows are photos; columns are the gray input, then one colorization per model. Everything goes
+through the project's own pipeline (:class:`autocolor.pipeline.Colorizer`), so the sheet shows
+exactly what ``autocolor colorize`` produces.
+
+Examples::
+
+    python scripts/make_contact_sheet.py ../shared/data/legacy -o docs/legacy.png \\
+        --model cic.eccv16 --model cic.eccv16:mode --model larsson.vgg16 --limit 6
+    python scripts/make_contact_sheet.py a.jpg b.jpg -o sheet.png --model pic.small --seed 1
+
+A model is ``NAME`` or ``NAME:DECODING`` (e.g. ``cic.eccv16:mode``); ``--seed`` makes sampling
+decoders repeatable. Unreadable photos are reported and left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from autocolor.cli.common import discover_inputs, one_line
+from autocolor.errors import AutocolorError
+
+
+def _parse_model(text: str) -> tuple[str, str | None]:
+    name, _, decoding = text.partition(":")
+    return name, decoding or None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="photos or folders of photos")
+    parser.add_argument("-o", "--output", required=True, help="sheet to write (.png, .jpg, ...)")
+    parser.add_argument("-m", "--model", action="append", dest="models", metavar="NAME[:DECODING]",
+                        help="a model column (repeatable); default: the bundled default model")
+    parser.add_argument("--limit", type=int, default=8, help="at most this many photos (default 8)")
+    parser.add_argument("--cell", type=int, default=256, help="longest side of each image, px (default 256)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--seed", type=int, default=0, help="seed for sampling decoders (default 0)")
+    parser.add_argument("--offline", action="store_true", help="never download weights")
+    parser.add_argument("--random-weights", action="store_true", help=argparse.SUPPRESS)  # tests only
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the script; returns the exit status (0 ok, 1 failure, 2 bad arguments)."""
+    args = build_parser().parse_args(argv)
+    try:
+        return _make_sheet(args)
+    except AutocolorError as exc:
+        print(f"make_contact_sheet: error: {one_line(exc)}", file=sys.stderr)
+        return exc.exit_code
+
+
+def _make_sheet(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from autocolor.contactsheet import make_contact_sheet, save_contact_sheet, thumbnail
+    from autocolor.imagefile import Photo, read_photo
+    from autocolor.pipeline import DEFAULT_MODEL, Colorizer, lightness_ab_to_rgb
+
+    models = [_parse_model(m) for m in (args.models or [DEFAULT_MODEL])]
+    items, _ = discover_inputs(args.inputs)
+    photos: list[Photo] = []
+    for item in items:
+        if len(photos) >= args.limit:
+            break
+        try:
+            photos.append(read_photo(item.path))
+        except AutocolorError as exc:
+            print(f"make_contact_sheet: skipped {one_line(exc)}", file=sys.stderr)
+    if not photos:
+        print("make_contact_sheet: error: no readable photos", file=sys.stderr)
+        return 1
+
+    columns = 1 + len(models)
+    cells: list[np.ndarray | None] = [None] * (len(photos) * columns)
+    labels = [""] * len(cells)
+    for row, photo in enumerate(photos):
+        gray = lightness_ab_to_rgb(photo.lightness, np.zeros((2, *photo.lightness.shape), np.float32))
+        cells[row * columns] = thumbnail(gray, args.cell)
+        labels[row * columns] = Path(photo.source).stem
+    # One model at a time, loaded once: only one network is in memory.
+    for column, (name, decoding) in enumerate(models, start=1):
+        colorizer = Colorizer(name, args.device, decoding=decoding, seed=args.seed,
+                              pretrained=not args.random_weights, offline=args.offline)  # fmt: skip
+        for row, photo in enumerate(photos):
+            cells[row * columns + column] = thumbnail(colorizer.colorize_photo(photo), args.cell)
+            labels[row * columns + column] = name if decoding is None else f"{name}:{decoding}"
+        del colorizer
+    sheet = make_contact_sheet([c for c in cells if c is not None], labels, columns=columns, cell=args.cell)
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    written = save_contact_sheet(args.output, sheet)
+    print(f"wrote {written} ({len(photos)} photos x {len(models)} models)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

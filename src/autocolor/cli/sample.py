@@ -1,0 +1,271 @@
+"""``autocolor sample``: several diverse colorizations of a photo, plus a contact sheet.
+
+Parsing, output names and reporting only: choosing the decoder and drawing the samples is
+:mod:`autocolor.sampling`, the grid is :mod:`autocolor.contactsheet`. The model is loaded once
+per run; a bad photo is reported and the others go on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from autocolor.cli.colorize import FORMATS
+from autocolor.cli.common import (
+    STDIO,
+    InputFile,
+    ItemResult,
+    Progress,
+    check_output_folder,
+    debug_enabled,
+    discover_inputs,
+    ensure_parent,
+    failure_reason,
+    model_options,
+    output_options,
+    print_summary,
+)
+from autocolor.errors import OutputError, UsageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from autocolor.pipeline import Colorizer
+    from autocolor.sampling import SamplingPlan
+
+SAMPLE_TAG = "_sample"
+SHEET_TAG = "_samples"
+SHEET_CELL = 256
+# Earlier outputs found in an input folder are not inputs: photo_sample01.png, photo_samples.png.
+_OUTPUT_NAME = re.compile(rf"{SAMPLE_TAG}(\d+|s)$")
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+@dataclass
+class SampleJob:
+    """One input photo: its sample files (seed, path), its sheet, and what is to be written."""
+
+    item: InputFile
+    samples: list[tuple[int, str]]
+    sheet: str
+    write: set[str]
+    result: ItemResult
+
+
+def _plan_jobs(
+    items: list[InputFile], output: str | None, *, count: int, seed: int, suffix: str, overwrite: bool, model: str
+) -> list[SampleJob]:
+    """Output names for every input, decided before the model loads.
+
+    Without ``-o`` outputs go beside the input; with ``-o DIR`` into ``DIR`` (folder inputs keep
+    their sub-folders). Existing files are kept unless ``overwrite``; the sheet is redrawn
+    whenever a sample is written (an old sheet would show other samples).
+    """
+    from autocolor.imagefile import same_file
+
+    inputs = {os.path.realpath(item.path) for item in items if item.path != STDIO}
+    digits = max(2, len(str(count)))
+    jobs = []
+    claimed: dict[str, str] = {}  # output -> the input it belongs to (photo.png and photo.jpg clash)
+    for item in items:
+        if item.path == STDIO and output is None:
+            raise UsageError("stdin input needs -o DIR")
+        folder = Path(item.path).parent if output is None else Path(output) / item.relative.parent
+        stem = "stdin" if item.path == STDIO else Path(item.path).stem
+        samples = [
+            (seed + i, str(folder / f"{stem}{SAMPLE_TAG}{i + 1:0{digits}d}{suffix}")) for i in range(count)
+        ]
+        sheet = str(folder / f"{stem}{SHEET_TAG}{suffix}")
+        paths = [path for _, path in samples] + [sheet]
+        result = ItemResult(item.path, sheet, "ok", model=model)  # "ok" until it fails: still to do
+        clash = next((p for p in paths if os.path.realpath(p) in inputs or same_file(item.path, p)), None)
+        taken = next((p for p in paths if os.path.realpath(p) in claimed), None)
+        write = {p for p in paths if overwrite or not Path(p).exists()}
+        if clash is not None:
+            refusal = OutputError(clash, "is an input; refusing to overwrite an input")
+            result.status, result.error = "failed", failure_reason(refusal, item.path)
+        elif taken is not None:
+            result.status = "failed"
+            result.error = f"output {taken} is also an output of {claimed[os.path.realpath(taken)]}"
+        elif not write:
+            result.status, result.error = "skipped", f"{sheet} and its samples exist (use --overwrite)"
+        else:
+            write.add(sheet)
+        for path in paths:
+            claimed.setdefault(os.path.realpath(path), item.path)
+        jobs.append(SampleJob(item, samples, sheet, write, result))
+    return jobs
+
+
+def _run_job(job: SampleJob, colorizer: Colorizer, plan: SamplingPlan, format_: str, progress: Progress) -> None:
+    """Draw, write the missing samples and the sheet; failures end up in ``job.result``."""
+    import numpy as np
+
+    from autocolor.contactsheet import make_contact_sheet, save_contact_sheet, thumbnail
+    from autocolor.imagefile import read_photo, write_photo
+    from autocolor.pipeline import lightness_ab_to_rgb
+    from autocolor.sampling import draw_samples
+
+    start = time.perf_counter()
+    result = job.result
+    try:
+        photo = read_photo(job.item.path)
+        result.width, result.height = photo.size
+        gray = lightness_ab_to_rgb(photo.lightness, np.zeros((2, *photo.lightness.shape), np.float32))
+        cells, labels = [thumbnail(gray, SHEET_CELL)], ["input"]
+        seeds = [seed for seed, _ in job.samples]
+        progress.working_on(Path(job.item.path).name)
+        for (seed, path), rgb in zip(job.samples, draw_samples(colorizer, plan, photo.lightness, seeds), strict=True):
+            if path in job.write:
+                ensure_parent(path)
+                write_photo(path, rgb, like=photo, format=format_)
+            cells.append(thumbnail(rgb, SHEET_CELL))
+            labels.append(f"seed {seed}")
+            progress.advance()
+        sheet = make_contact_sheet(cells, labels, cell=SHEET_CELL)
+        ensure_parent(job.sheet)
+        save_contact_sheet(job.sheet, sheet, format=format_)
+        result.status = "ok"
+    except Exception as exc:  # noqa: BLE001 - one bad photo must not stop the others
+        if debug_enabled():
+            traceback.print_exc()
+        result.status, result.error = "failed", failure_reason(exc, job.item.path)
+    result.seconds = time.perf_counter() - start
+
+
+def _json_record(job: SampleJob, plan: SamplingPlan) -> str:
+    record = json.loads(job.result.to_json())
+    record.update(
+        method=plan.method,
+        temperature=plan.temperature if plan.temperature is not None else 0.0,
+        samples=[
+            {"path": path, "seed": seed, "status": "ok" if path in job.write else "skipped"}
+            for seed, path in job.samples
+        ],
+        sheet=job.sheet,
+    )
+    if job.result.status == "failed":  # nothing (more) was written
+        for sample in record["samples"]:
+            sample["status"] = "failed" if sample["status"] == "ok" else sample["status"]
+    return json.dumps(record, ensure_ascii=False)
+
+
+# --------------------------------------------------------------------------- the command
+
+
+@click.command("sample")
+@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
+@click.option("-n", "--n", "count", type=click.IntRange(min=1, max=999), default=8, show_default=True,
+              help="Number of samples per photo.")  # fmt: skip
+@click.option("-o", "--output", metavar="DIR", help="Folder for the outputs (default: beside each input).")
+@model_options
+@click.option("--temperature", type=click.FloatRange(min=0), default=None,
+              help="Sampling temperature; lower = safer, higher = more varied; 0 = the mode "
+                   "(every sample the same). Default: the model's.")  # fmt: skip
+@click.option("--class", "class_ref", metavar="ID|NAME", default=None,
+              help="GCP only: the ImageNet class to colour as (default: predicted).")  # fmt: skip
+@click.option("--direction", type=click.IntRange(min=0), default=None,
+              help="GCP only: which latent direction to move along (default: random).")  # fmt: skip
+@click.option("--strength", type=float, default=None, help="GCP only: how far to move along it.")
+@click.option("--size", type=click.IntRange(min=8), default=None,
+              help="Network input side in pixels (default: the model's).")  # fmt: skip
+@click.option("--upsample", type=click.Choice(["guided", "bilinear"]), default="guided", show_default=True,
+              help="How the low-resolution colour is brought to full resolution.")  # fmt: skip
+@click.option("--format", "format_", type=click.Choice(FORMATS, case_sensitive=False), default="png",
+              show_default=True, help="Format of the samples and the sheet.")  # fmt: skip
+@output_options
+def sample_command(
+    inputs: tuple[str, ...],
+    count: int,
+    output: str | None,
+    model: str | None,
+    device: str,
+    seed: int | None,
+    offline: bool,
+    random_weights: bool,
+    temperature: float | None,
+    class_ref: str | None,
+    direction: int | None,
+    strength: float | None,
+    size: int | None,
+    upsample: str,
+    format_: str,
+    overwrite: bool,
+    as_json: bool,
+    recursive: bool,
+    quiet: bool,
+) -> None:
+    """Draw N diverse colorizations of each photo and a contact sheet of them.
+
+    Writes <name>_sample01.png ... <name>_sampleNN.png at full resolution (the photo's own
+    lightness, alpha and metadata kept) and <name>_samples.png: the gray input, then the samples
+    labelled with their seeds. Sample i uses seed SEED + i (SEED defaults to 0), so the same
+    seed gives the same samples. Generative models (PIC, GCP) draw whole-image samples; CIC and Larsson models can
+    only be sampled per pixel, a noisier FALLBACK (a note says so). Regression models cannot be
+    sampled. Default model: pic.small when its weights ship with autocolor, else the default
+    colorization model (fallback). Existing files are kept unless --overwrite. Exit status: 0 ok or skipped, 1 when a
+    photo failed, 2 for a usage error.
+
+    \b
+    Examples:
+      autocolor sample old.jpg -o samples/                   # 8 samples + samples/old_samples.png
+      autocolor sample old.jpg --n 4 --seed 10 -o out/       # seeds 10..13
+      autocolor sample old.jpg --model pic.imagenet --temperature 0.8 -o out/
+      autocolor sample dog.jpg --model GCP_MODEL --class 207 -o out/   # GCP: as ImageNet class 207
+      autocolor sample old.jpg -o out/ --json                # files and seeds as JSON
+    """
+    items, unreadable = discover_inputs(
+        inputs, recursive=recursive, exclude=[Path(output)] if output is not None else []
+    )
+    items = [i for i in items if i.root is None or not _OUTPUT_NAME.search(Path(i.path).stem)]
+    if not items and not unreadable:
+        raise UsageError(f"no supported images found in: {', '.join(inputs)}")
+    if output is not None:
+        if output == STDIO or Path(output).is_file():
+            raise UsageError(f"-o {output}: must be a folder (the samples are several files)")
+        check_output_folder(output)
+
+    from autocolor.pipeline import output_suffix
+    from autocolor.sampling import FALLBACK_METHOD, default_sample_model, fallback_note, plan_sampling
+
+    model_name = model or default_sample_model()
+    plan = plan_sampling(
+        model_name, temperature=temperature, class_ref=class_ref, direction=direction, strength=strength
+    )
+    first_seed = seed if seed is not None else 0
+    jobs = _plan_jobs(items, output, count=count, seed=first_seed, suffix=output_suffix("-", format_),
+                      overwrite=overwrite, model=model_name)  # fmt: skip
+    todo = [job for job in jobs if job.result.status == "ok"]
+    colorizer = None
+    if todo:
+        from autocolor.pipeline import Colorizer
+
+        if plan.method == FALLBACK_METHOD and not quiet:
+            click.echo(fallback_note(model_name), err=True)
+        colorizer = Colorizer(
+            model_name, device, size=size, decoding=plan.decoding, temperature=plan.temperature,
+            upsample=upsample, pretrained=not random_weights, offline=offline, extra=plan.extra,
+        )  # fmt: skip
+
+    results = [ItemResult(path, None, "failed", reason, model=model_name) for path, reason in unreadable]
+    if as_json:
+        for result in results:
+            click.echo(result.to_json())
+    with Progress(count * len(todo), enabled=not (quiet or as_json), description="sampling") as progress:
+        for job in jobs:
+            if job.result.status == "ok":
+                assert colorizer is not None
+                _run_job(job, colorizer, plan, format_, progress)
+            results.append(job.result)
+            if as_json:
+                click.echo(_json_record(job, plan))
+    print_summary(results, quiet=quiet)
+    click.get_current_context().exit(1 if any(r.status == "failed" for r in results) else 0)

@@ -1,0 +1,239 @@
+"""Drawing several colorizations of one photo: which decoder samples a model, and the draws.
+
+Sample ``i`` of a photo is drawn with its own seed, so any single sample can be reproduced on
+its own. Generative models (PIC ``"ab_mixture"``, GCP ``"gcp"``) give true samples of
+p(ab | L); models that predict an independent colour distribution per pixel (CIC ``"ab_bins"``,
+Larsson ``"hue_chroma"``) can only be sampled pixel by pixel: a clearly labelled FALLBACK,
+noisier and without spatial coherence. Regression models (``"ab"``) have nothing to sample.
+
+Work done once per photo: resizing its L* to the network input and, for per-pixel fallback
+models, the network's forward pass (its output is deterministic, so it is reused for every
+seed). Generative samplers run once per sample: each sample is a separate draw (the PIC
+embedding g(L) is recomputed each time, as the decoder API runs the network itself).
+
+Library use::
+
+    plan = plan_sampling("pic.small", temperature=0.8)
+    colorizer = Colorizer(plan.model, decoding=plan.decoding, temperature=plan.temperature,
+                          extra=plan.extra)
+    for rgb in draw_samples(colorizer, plan, read_photo("old.jpg").lightness, seeds=[0, 1, 2]):
+        ...  # (H, W, 3) float32 sRGB in [0, 1]
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import numpy as np
+import torch
+from torch import nn
+
+from autocolor.color.upsample import upsample_ab
+from autocolor.decode import DecodeOptions, decoding_methods, predict_ab
+from autocolor.devices import autocast_context, inference_dtype
+from autocolor.errors import AutocolorError, UsageError
+from autocolor.models import model_info
+from autocolor.pipeline import DEFAULT_MODEL, Colorizer, lightness_ab_to_rgb, resize_lightness
+from autocolor.weights import manifest
+
+#: Output kinds whose decoder draws coherent samples of the whole image.
+GENERATIVE_KINDS = frozenset({"ab_mixture", "gcp"})
+#: The output kind whose decoder reads ``class_id`` / ``direction`` / ``strength``.
+GCP_KIND = "gcp"
+#: The model tried first when no model is named (only if its weights are bundled).
+BUNDLED_SAMPLER = "pic.small"
+#: What ``autocolor sample --json`` reports as the method of per-pixel sampling.
+FALLBACK_METHOD = "per-pixel fallback"
+
+
+# --------------------------------------------------------------------------- what to sample with
+
+
+def default_sample_model() -> str:
+    """:data:`BUNDLED_SAMPLER` when weights.toml ships its weights in the package, else the
+    pipeline's default model (a per-pixel fallback sampler)."""
+    try:
+        entry = manifest().get(BUNDLED_SAMPLER)
+    except AutocolorError:  # a broken manifest is reported when weights are actually loaded
+        entry = None
+    if entry is not None and any(source.kind == "bundled" for source in entry.sources):
+        return BUNDLED_SAMPLER
+    return DEFAULT_MODEL
+
+
+def fallback_note(model: str) -> str:
+    """The one-line stderr note that ``model``'s samples are the per-pixel fallback."""
+    return (
+        f"note: {model} is not a generative model; samples are drawn per pixel from its "
+        "predicted colour distribution (fallback)"
+    )
+
+
+@dataclass(frozen=True)
+class SamplingPlan:
+    """How a model is sampled.
+
+    Attributes:
+        model: registry name.
+        decoding: decoder method passed in ``DecodeOptions.method``.
+        method: what ``--json`` reports: ``"sample"``, ``"mode"`` or :data:`FALLBACK_METHOD`.
+        temperature: sampling temperature (> 0), or ``None`` for the mode (``--temperature 0``).
+        fallback: per-pixel sampling of a non-generative model.
+        extra: ``DecodeOptions.extra`` (GCP's ``class_id``, ``direction``, ``strength``).
+    """
+
+    model: str
+    decoding: str
+    method: str
+    temperature: float | None
+    fallback: bool
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def plan_sampling(
+    model: str,
+    *,
+    temperature: float | None = None,
+    class_ref: str | None = None,
+    direction: int | None = None,
+    strength: float | None = None,
+) -> SamplingPlan:
+    """Choose the decoder method for ``model``; :class:`UsageError` when it cannot be sampled.
+
+    Generative kinds use ``"sample"`` (or, where their decoder does not declare it, the model's
+    default decoding, which is then its sampler); other kinds need a per-pixel ``"sample"``
+    method (the fallback). ``temperature`` defaults to the model's
+    (``model_info(model).temperature``); 0 asks for the mode (every sample the same). GCP
+    options are refused for other models.
+    """
+    info = model_info(model)
+    kind = info.output_kind
+    methods = decoding_methods(kind) or ()
+    fallback = kind not in GENERATIVE_KINDS
+    if fallback and "sample" not in methods:
+        raise UsageError(
+            f"{model} predicts a single colour per pixel ({kind!r} output), so it cannot draw "
+            "samples; use a generative model such as pic.small, or cic.lite (per-pixel fallback)"
+        )
+    gcp_options = {"--class": class_ref, "--direction": direction, "--strength": strength}
+    given = [name for name, value in gcp_options.items() if value is not None]
+    if given and kind != GCP_KIND:
+        verb = "applies" if len(given) == 1 else "apply"
+        raise UsageError(f"{', '.join(given)} {verb} only to GCP models, not to {model}")
+    extra: dict[str, Any] = {}
+    if class_ref is not None:
+        extra["class_id"] = resolve_class(class_ref)
+    if direction is not None:
+        extra["direction"] = direction
+    if strength is not None:
+        extra["strength"] = strength
+    if temperature is None:
+        temperature = info.temperature
+    if temperature == 0:
+        if "mode" not in methods:
+            raise UsageError(f"--temperature 0 (the mode) is not available for {model}; use a value > 0")
+        return SamplingPlan(model, "mode", "mode", None, fallback, extra)
+    if fallback:
+        return SamplingPlan(model, "sample", FALLBACK_METHOD, temperature, True, extra)
+    decoding = "sample" if "sample" in methods else info.decoding
+    return SamplingPlan(model, decoding, "sample", temperature, False, extra)
+
+
+def resolve_class(ref: str) -> int:
+    """A GCP class given as a number (ImageNet index) or a name, looked up in
+    ``autocolor.models.gcp.classes``: its ``class_id(name) -> int`` if it has one, else its
+    ``CLASS_NAMES`` sequence (index = id; an entry may list comma-separated synonyms)."""
+    text = ref.strip()
+    if re.fullmatch(r"\d+", text):
+        return int(text)
+    try:
+        classes = importlib.import_module("autocolor.models.gcp.classes")
+    except ImportError:
+        raise UsageError(f"--class {ref!r}: class names are not available; give the class number") from None
+    lookup = getattr(classes, "class_id", None)
+    if callable(lookup):
+        try:
+            return int(lookup(text))
+        except (LookupError, ValueError, UsageError):
+            raise UsageError(f"--class {ref!r}: unknown class name") from None
+    wanted = text.lower()
+    for index, entry in enumerate(getattr(classes, "CLASS_NAMES", ())):
+        if wanted in (name.strip().lower() for name in str(entry).split(",")):
+            return index
+    raise UsageError(f"--class {ref!r}: unknown class name")
+
+
+# --------------------------------------------------------------------------- drawing
+
+
+class _ReusedOutput:
+    """Stands in for a deterministic network: the first forward pass is kept, and a later call
+    with an equal input returns it instead of running the network again. Attributes (``output_kind``,
+    ``ab_grid``, ...) are the network's, so any registered decoder can use it."""
+
+    def __init__(self, net: nn.Module) -> None:
+        self._net = net
+        self._input: torch.Tensor | None = None
+        self._output: torch.Tensor | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._net, name)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self._input is None or self._input.shape != x.shape or not torch.equal(self._input, x):
+            self._input, self._output = x.clone(), self._net(x)
+        assert self._output is not None
+        return self._output
+
+    def forget(self) -> None:
+        self._input = self._output = None
+
+
+def draw_samples(
+    colorizer: Colorizer, plan: SamplingPlan, lightness: np.ndarray, seeds: list[int]
+) -> Iterator[np.ndarray]:
+    """Yield one full-resolution colorization per seed, in order.
+
+    Args:
+        colorizer: the loaded model, input size and upsampling (its own decoding is not used).
+        plan: from :func:`plan_sampling` for the same model.
+        lightness: ``(H, W)`` float32 L* in ``[0, 100]``.
+        seeds: one ``torch.Generator`` seed per sample.
+
+    Yields:
+        ``(H, W, 3)`` float32 sRGB in ``[0, 1]`` whose L* is ``lightness``; the same seed gives
+        the same image, whatever the other seeds.
+    """
+    device = colorizer.device
+    reused = _ReusedOutput(colorizer.net) if plan.fallback else None
+    net = cast("nn.Module", reused) if reused is not None else colorizer.net
+
+    def decode(small: torch.Tensor, seed: int, reduced_precision: bool) -> torch.Tensor:
+        options = DecodeOptions(
+            method=plan.decoding,
+            temperature=plan.temperature if plan.temperature is not None else 1.0,
+            generator=torch.Generator(device=device).manual_seed(seed),
+            extra=dict(plan.extra),
+        )
+        with autocast_context(device, enabled=reduced_precision):
+            return predict_ab(net, small, options).float()
+
+    lightness = np.ascontiguousarray(lightness, dtype=np.float32)
+    with torch.inference_mode():
+        full = torch.from_numpy(lightness)[None, None].to(device)
+        small = resize_lightness(full, colorizer.size)
+        for seed in seeds:
+            ab = decode(small, seed, True)
+            if inference_dtype(device) != torch.float32 and not torch.isfinite(ab).all():
+                # bf16 overflowed: redo this sample in fp32 with the same seed (as colorize does).
+                if reused is not None:
+                    reused.forget()
+                ab = decode(small, seed, False)
+            ab_full = upsample_ab(ab[0].cpu().numpy(), lightness, method=colorizer.upsample)
+            yield lightness_ab_to_rgb(lightness, np.asarray(ab_full, dtype=np.float32))

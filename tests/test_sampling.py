@@ -1,0 +1,105 @@
+"""Choosing how a model is sampled, GCP class names, and drawing samples (autocolor.sampling)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from autocolor.errors import UsageError
+from autocolor.pipeline import DEFAULT_MODEL, Colorizer
+from autocolor.sampling import (
+    FALLBACK_METHOD,
+    _ReusedOutput,
+    default_sample_model,
+    draw_samples,
+    plan_sampling,
+    resolve_class,
+)
+
+
+def test_default_model_prefers_a_bundled_sampler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    manifest = tmp_path / "weights.toml"
+    monkeypatch.setenv("AUTOCOLOR_WEIGHTS_TOML", str(manifest))
+    entry = (
+        '[models."pic.small"]\narch = "pic.small"\nsources = [{{ {source} }}]\n'
+        f'sha256 = "{"0" * 64}"\nformat = "safetensors"\nlicence = "MIT"\n'
+    )
+    manifest.write_text(entry.format(source='bundled = "pic_small.safetensors"'), encoding="utf-8")
+    assert default_sample_model() == "pic.small"
+    manifest.write_text(entry.format(source='url = "https://example.org/pic_small.safetensors"'), encoding="utf-8")
+    assert default_sample_model() == DEFAULT_MODEL  # downloadable only: not a default
+    manifest.write_text("not toml [", encoding="utf-8")
+    assert default_sample_model() == DEFAULT_MODEL  # reported later, when weights are loaded
+
+
+def test_plan_sampling() -> None:
+    cic = plan_sampling("cic.tiny")
+    assert (cic.decoding, cic.method, cic.temperature, cic.fallback) == ("sample", FALLBACK_METHOD, 0.38, True)
+    pic = plan_sampling("pic.tiny", temperature=0.7)
+    assert (pic.decoding, pic.method, pic.temperature, pic.fallback) == ("sample", "sample", 0.7, False)
+    mode = plan_sampling("cic.tiny", temperature=0)
+    assert (mode.decoding, mode.temperature) == ("mode", None)
+    with pytest.raises(UsageError, match="cannot draw samples"):
+        plan_sampling("cic.tiny_regression")
+
+
+def test_resolve_class(monkeypatch: pytest.MonkeyPatch) -> None:
+    name = "autocolor.models.gcp.classes"
+    assert resolve_class("207") == 207
+    monkeypatch.setitem(sys.modules, name, SimpleNamespace(CLASS_NAMES=["tench, Tinca tinca", "goldfish"]))
+    assert resolve_class("Goldfish") == 1 and resolve_class("tinca tinca") == 0
+    with pytest.raises(UsageError, match="unknown class name"):
+        resolve_class("unicorn")
+
+    def class_id(text: str) -> int:
+        return {"golden retriever": 207}[text]
+
+    monkeypatch.setitem(sys.modules, name, SimpleNamespace(class_id=class_id))
+    assert resolve_class("golden retriever") == 207
+    with pytest.raises(UsageError, match="unknown class name"):
+        resolve_class("unicorn")
+    monkeypatch.setitem(sys.modules, name, None)  # the module cannot be imported
+    with pytest.raises(UsageError, match="give the class number"):
+        resolve_class("goldfish")
+
+
+def test_fallback_runs_the_network_once_for_all_samples() -> None:
+    colorizer = Colorizer("cic.tiny", "cpu", pretrained=False)
+    calls = []
+    colorizer.net.register_forward_hook(lambda *_: calls.append(1))
+    lightness = np.linspace(0, 100, 40 * 60, dtype=np.float32).reshape(40, 60)
+    images = list(draw_samples(colorizer, plan_sampling("cic.tiny"), lightness, [0, 1, 2, 3]))
+    assert len(calls) == 1 and len(images) == 4
+    assert all(image.shape == (40, 60, 3) for image in images)
+    assert not np.array_equal(images[0], images[1])
+    # The stand-in is transparent for decoders (attributes) and recomputes on a new input.
+    reused = _ReusedOutput(colorizer.net)
+    assert reused.output_kind == "ab_bins"
+    x = torch.zeros((1, 1, 64, 64))
+    with torch.inference_mode():
+        reused(x)
+        reused(x.clone())  # equal input: reused
+        reused(x + 50)
+
+    assert len(calls) == 3
+
+
+def test_gcp_options_reach_the_decoder_extras(monkeypatch: pytest.MonkeyPatch) -> None:
+    # No GCP network is needed to plan: a registry entry of kind "gcp" stands in for one.
+    import autocolor.sampling as sampling
+
+    info = SimpleNamespace(output_kind="gcp", decoding="gcp_sample", temperature=1.0)
+    monkeypatch.setattr(sampling, "model_info", lambda name: info)
+    monkeypatch.setattr(sampling, "decoding_methods", lambda kind: None)  # the decoder checks itself
+    monkeypatch.setitem(sys.modules, "autocolor.models.gcp.classes", SimpleNamespace(CLASS_NAMES=["a", "goldfish"]))
+    plan = plan_sampling("gcp.fake", class_ref="goldfish", direction=3, strength=0.5)
+    assert (plan.decoding, plan.method, plan.fallback) == ("gcp_sample", "sample", False)
+    assert plan.extra == {"class_id": 1, "direction": 3, "strength": 0.5}
+    assert plan_sampling("gcp.fake", class_ref="207").extra == {"class_id": 207}
+    with pytest.raises(UsageError, match="temperature 0"):
+        plan_sampling("gcp.fake", temperature=0)
