@@ -1,0 +1,98 @@
+"""PIC raster-order samplers: naive == cached, seeds, temperature 0, the registered decoder."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from autocolor.decode import DecodeOptions, predict_ab
+from autocolor.decode.autoregressive import _CachedState, sample_cached, sample_naive
+from autocolor.errors import UsageError
+from autocolor.models import create_model
+from autocolor.models.pic import PicNet
+
+
+@pytest.fixture(scope="module")
+def tiny() -> PicNet:
+    torch.manual_seed(0)
+    net = create_model("pic.tiny")
+    assert isinstance(net, PicNet)
+    return net
+
+
+@pytest.fixture(scope="module")
+def lightness() -> torch.Tensor:
+    return torch.rand(2, 1, 32, 32, generator=torch.Generator().manual_seed(1)) * 100
+
+
+def seeded(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.6])
+def test_cached_sampler_gives_the_naive_sample(
+    tiny: PicNet, lightness: torch.Tensor, temperature: float
+) -> None:
+    naive = sample_naive(tiny, lightness, temperature=temperature, generator=seeded(5))
+    cached = sample_cached(tiny, lightness, temperature=temperature, generator=seeded(5))
+    assert naive.shape == (2, 2, 8, 8)
+    assert torch.equal(naive, cached)
+
+
+def test_cached_activations_match_a_full_pass(tiny: PicNet, lightness: torch.Tensor) -> None:
+    # With every canvas pixel already known, the per-pixel parameters of the cache are the
+    # teacher-forced full pass.
+    with torch.no_grad():
+        embedding = tiny.embed(lightness)
+        canvas = torch.cat((torch.rand(2, 3, 8, 8) * 2 - 1, torch.ones(2, 1, 8, 8)), dim=1)
+        full = tiny.pixelcnn(canvas, embedding)
+        state = _CachedState(tiny, embedding, canvas)
+        for i in range(8):
+            state.start_row(i)
+            for j in range(8):
+                assert torch.allclose(state.pixel_params(i, j)[:, :, 0, 0], full[:, :, i, j], atol=1e-5)
+
+
+def test_samples_are_integer_lab_levels(tiny: PicNet, lightness: torch.Tensor) -> None:
+    ab = sample_cached(tiny, lightness, generator=seeded(0))
+    assert torch.allclose(ab, ab.round(), atol=1e-3)
+    assert ab[:, 0].min() >= -127 and ab[:, 0].max() <= 128
+    assert ab[:, 1].min() >= -128 and ab[:, 1].max() <= 127
+
+
+def test_seed_reproduces_and_changes_the_sample(tiny: PicNet, lightness: torch.Tensor) -> None:
+    first = sample_cached(tiny, lightness, generator=seeded(3))
+    assert torch.equal(first, sample_cached(tiny, lightness, generator=seeded(3)))
+    assert not torch.equal(first, sample_cached(tiny, lightness, generator=seeded(4)))
+
+
+def test_temperature_zero_ignores_the_seed(tiny: PicNet, lightness: torch.Tensor) -> None:
+    one = sample_cached(tiny, lightness, temperature=0.0, generator=seeded(1))
+    two = sample_cached(tiny, lightness, temperature=0.0, generator=seeded(2))
+    assert torch.equal(one, two)
+    assert torch.equal(one, sample_naive(tiny, lightness, temperature=0.0))
+
+
+def test_registered_decoder(tiny: PicNet, lightness: torch.Tensor) -> None:
+    options = DecodeOptions(method="sample", temperature=1.0, generator=seeded(7))
+    ab = predict_ab(tiny, lightness, options)
+    assert torch.equal(ab, sample_cached(tiny, lightness, generator=seeded(7)))
+    mode = predict_ab(tiny, lightness, DecodeOptions(method="mode", generator=seeded(8)))
+    assert torch.equal(mode, sample_cached(tiny, lightness, temperature=0.0))
+    with pytest.raises(UsageError, match="annealed_mean"):
+        predict_ab(tiny, lightness, DecodeOptions(method="annealed_mean"))
+
+
+def test_one_image_in_a_batch_does_not_depend_on_the_others(tiny: PicNet, lightness: torch.Tensor) -> None:
+    both = sample_cached(tiny, lightness, temperature=0.0)
+    alone = sample_cached(tiny, lightness[1:], temperature=0.0)
+    assert torch.equal(both[1:], alone)
+
+
+def test_sampling_a_training_network_uses_eval_mode(tiny: PicNet, lightness: torch.Tensor) -> None:
+    reference = sample_cached(tiny, lightness, generator=seeded(9))
+    dropout_net = create_model("pic.tiny", dropout=0.5)
+    dropout_net.load_state_dict(tiny.state_dict())
+    dropout_net.train()
+    assert torch.equal(sample_naive(dropout_net, lightness, generator=seeded(9)), reference)
+    assert dropout_net.training
