@@ -1,0 +1,156 @@
+"""What :mod:`autocolor.eval` scores: image decoding helpers and one predictor per method.
+
+A predictor turns one ground-truth image into ``(ab, rgb, nll)``: ab float64 ``(2, H, W)`` in
+Lab units, the 8-bit sRGB image the method delivers ``(H, W, 3)`` uint8, and ``(nats, dims)``
+for likelihood models (else ``None``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+
+from autocolor.color.lab import lab_to_rgb, rgb_to_lab
+from autocolor.errors import InputImageError, UsageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from autocolor.eval import EvalConfig
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+Prediction = tuple[np.ndarray, np.ndarray, "tuple[float, int] | None"]
+
+
+def read_rgb8(path: Path) -> np.ndarray:
+    """Decode an image file as 8-bit sRGB ``(H, W, 3)`` uint8, EXIF orientation applied."""
+    try:
+        with Image.open(path) as img:
+            img = ImageOps.exif_transpose(img)
+            return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise InputImageError(path, f"cannot decode image ({exc})") from exc
+
+
+def resize_rgb8(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bicubic resize of uint8 RGB to ``(width, height)``; no-op when the size already matches."""
+    if (rgb.shape[1], rgb.shape[0]) == size:
+        return rgb
+    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BICUBIC), dtype=np.uint8)
+
+
+def rgb8_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """uint8 ``(H, W, 3)`` -> float64 Lab ``(3, H, W)``."""
+    # np.require copies read-only arrays (e.g. np.asarray of a PIL image), which torch cannot wrap.
+    pixels = torch.from_numpy(np.require(rgb, dtype=np.uint8, requirements=["C", "W"]))
+    return rgb_to_lab(pixels.permute(2, 0, 1).double() / 255.0).numpy()
+
+
+def lab_to_rgb8(lightness: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """L* ``(H, W)`` and ab ``(2, H, W)`` -> gamut-clipped, rounded uint8 sRGB ``(H, W, 3)``."""
+    lab = torch.from_numpy(np.concatenate((lightness[None], ab), 0).astype(np.float64))
+    rgb = lab_to_rgb(lab, clip=True).permute(1, 2, 0).numpy()
+    return np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
+
+
+class Predictor(Protocol):
+    name: str
+    kind: str  # "model", "predictions" or "baseline"
+    source: str
+
+    def predict(self, rel: str, gt_rgb: np.ndarray, gt_lab: np.ndarray) -> Prediction: ...
+
+
+class GrayPredictor:
+    """The "no colorization" baseline: ab = 0, L* of the ground truth."""
+
+    kind = "baseline"
+    source = "ab = 0"
+
+    def __init__(self, name: str = "gray") -> None:
+        self.name = name
+
+    def predict(self, rel: str, gt_rgb: np.ndarray, gt_lab: np.ndarray) -> Prediction:
+        ab = np.zeros_like(gt_lab[1:])
+        return ab, lab_to_rgb8(gt_lab[0], ab), None
+
+
+class ModelPredictor:
+    """A registered model through :class:`autocolor.pipeline.Colorizer`, fed L* only.
+
+    If the colorizer has ``nll(lightness, ab) -> (nats, dims)`` (likelihood models), the
+    negative log-likelihood of the true ab is recorded for bits/dim.
+    """
+
+    kind = "model"
+
+    def __init__(self, name: str, colorizer: Any) -> None:
+        self.name = name
+        self.colorizer = colorizer
+        self.source = f"model {name}"
+
+    def predict(self, rel: str, gt_rgb: np.ndarray, gt_lab: np.ndarray) -> Prediction:
+        lightness = gt_lab[0].astype(np.float32)
+        ab = np.asarray(self.colorizer.predict_ab(lightness), dtype=np.float64)
+        if ab.shape != gt_lab[1:].shape:
+            raise ValueError(f"{self.name} returned ab of shape {ab.shape}, expected {gt_lab[1:].shape}")
+        nll_fn = getattr(self.colorizer, "nll", None)
+        nll = None
+        if callable(nll_fn):
+            nats, dims = nll_fn(lightness, gt_lab[1:].astype(np.float32))
+            nll = (float(nats), int(dims))
+        return ab, lab_to_rgb8(gt_lab[0], ab), nll
+
+
+class FilesPredictor:
+    """Existing outputs of any tool: ``DIR/<relative path>`` with any image extension."""
+
+    kind = "predictions"
+
+    def __init__(self, name: str, directory: Path) -> None:
+        if not directory.is_dir():
+            raise UsageError(f"{directory}: --predictions folder not found")
+        self.name = name
+        self.directory = directory
+        self.source = str(directory)
+
+    def find(self, rel: str) -> Path:
+        """The prediction file for ground truth ``rel``: same name first, else same stem."""
+        exact = self.directory / rel
+        if exact.is_file():
+            return exact
+        stem = Path(rel)
+        candidates = sorted(
+            p
+            for p in (self.directory / stem.parent).glob(f"{stem.stem}.*")
+            if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+        )
+        if len(candidates) != 1:
+            reason = "no prediction file" if not candidates else f"{len(candidates)} candidate files"
+            raise InputImageError(self.directory / stem.parent / stem.stem, f"{reason} for method {self.name}")
+        return candidates[0]
+
+    def predict(self, rel: str, gt_rgb: np.ndarray, gt_lab: np.ndarray) -> Prediction:
+        rgb = resize_rgb8(read_rgb8(self.find(rel)), (gt_rgb.shape[1], gt_rgb.shape[0]))
+        return rgb8_to_lab(rgb)[1:], rgb, None
+
+
+def make_predictors(config: EvalConfig) -> list[Predictor]:
+    """Predictors in order baselines, predictions, models; names must be unique."""
+    predictors: list[Predictor] = [GrayPredictor(name) for name in config.baselines]
+    predictors += [FilesPredictor(name, Path(path)) for name, path in config.predictions]
+    if config.models:
+        from autocolor.pipeline import Colorizer
+
+        for name in config.models:
+            colorizer = Colorizer(
+                name, device=config.device, seed=config.seed, pretrained=config.pretrained, offline=config.offline
+            )
+            predictors.append(ModelPredictor(name, colorizer))
+    names = [p.name for p in predictors]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise UsageError(f"method names must be unique, repeated: {', '.join(duplicates)}")
+    return predictors
