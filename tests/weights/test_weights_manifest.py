@@ -50,7 +50,7 @@ def test_real_manifest_pins_the_official_cic_files(monkeypatch: pytest.MonkeyPat
     # The hash prefix in the official file names is the start of their sha256 (torch hub style).
     assert eccv.sha256.startswith("9b330a0b") and sig.sha256.startswith("df00044c")
     for s in specs.values():
-        assert all(src.kind in {"url", "hf", "bundled"} for src in s.sources)
+        assert all(src.kind in {"url", "hf", "bundled", "manual"} for src in s.sources)
 
 
 def test_packaged_manifest_is_the_top_level_file(monkeypatch: pytest.MonkeyPatch) -> None:

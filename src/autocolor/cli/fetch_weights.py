@@ -59,7 +59,7 @@ def _print_list(names: tuple[str, ...]) -> None:
         table.add_column(column, justify="right" if column == "size" else "left")
     shown = [specs[name] for name in names or sorted(specs)]
     for s in shown:
-        pin = "sha256" if s.sha256 else "size*"
+        pin = "sha256" if s.sha256 else "parts" if s.parts else "size*" if s.bytes else "first use*"
         table.add_row(s.name, s.arch, _human_size(s.bytes), s.licence, _cache_state(s), pin)
     console = Console(soft_wrap=False)
     console.print(table)
@@ -69,6 +69,8 @@ def _print_list(names: tuple[str, ...]) -> None:
             "download is recorded and enforced afterwards.",
             highlight=False,
         )
+        console.print("  (first use*: no size either, nothing is checked the first time; parts: several files)",
+                      highlight=False)  # fmt: skip
     console.print(f"cache: {weights.cache_dir()}", highlight=False)
 
 
@@ -128,8 +130,9 @@ def _fetch(names: tuple[str, ...], *, offline: bool, force: bool, source_file: P
 @click.option(
     "--from",
     "source_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Import a file you already have (exactly one NAME); it must match the pinned size and sha256.",
+    type=click.Path(exists=True, path_type=Path),
+    help="Import a file you already have (exactly one NAME); it must match the pinned size and sha256. "
+    "A folder: the model's official file name(s) in it (multi-file models such as gcp.imagenet).",
 )
 @click.option("--force", is_flag=True, help="Fetch and verify again even if the weights are cached.")
 @click.pass_context
@@ -153,6 +156,7 @@ def fetch_weights_command(
       autocolor fetch-weights --list
       autocolor fetch-weights cic.eccv16 cic.siggraph17
       autocolor fetch-weights cic.eccv16 --from ~/Downloads/colorization_release_v2-9b330a0b.pth
+      autocolor fetch-weights gcp.imagenet --from ~/Downloads/gcp_assets/   # its 5 files
       autocolor fetch-weights --verify
       autocolor fetch-weights cic.eccv16 --offline      # check it is usable without network
     """

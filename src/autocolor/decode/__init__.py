@@ -169,6 +169,6 @@ def _decode_ab(net: nn.Module, lightness: torch.Tensor, options: DecodeOptions) 
 # Family decoders register themselves on import. Add each new family here, explicitly
 # (no directory scanning); they import this module's register_decoder, defined above.
 from autocolor.decode import autoregressive  # noqa: E402, F401  PIC: "ab_mixture"
+from autocolor.decode import gcp  # noqa: E402, F401  GCP: "gcp"
 from autocolor.decode import hue_chroma  # noqa: E402, F401  Larsson: "hue_chroma"
 
-#   from autocolor.decode import gcp  # GCP: "gcp" (once it exists)

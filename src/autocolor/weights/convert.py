@@ -40,6 +40,7 @@ _CONVERTERS: dict[str, Converter] = {}
 #: format -> module whose import registers its converter (add one line per new format).
 _CONVERTER_MODULES: dict[str, str] = {
     "caffe_h5": "autocolor.weights.convert_caffe_h5",
+    "gcp_pth": "autocolor.weights.convert_gcp",
     "tf_ckpt": "autocolor.weights.convert_pic",
 }
 

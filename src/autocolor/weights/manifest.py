@@ -48,9 +48,15 @@ _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 _MODEL_KEYS = {
     "arch", "sources", "sha256", "bytes", "format", "licence", "paper",
-    "input_size", "decoding", "temperature", "notes",
+    "input_size", "decoding", "temperature", "notes", "filename", "parts",
 }  # fmt: skip
 _REQUIRED_KEYS = ("arch", "sources", "format", "licence")
+# A bundle (weights split over several files, e.g. GCP) lists its parts instead of a file.
+_BUNDLE_REQUIRED_KEYS = ("arch", "parts", "licence")
+_BUNDLE_FORBIDDEN_KEYS = ("sources", "sha256", "bytes", "format", "filename")
+#: ``sha256 = "unpublished"`` says explicitly that the authors published no hash (and maybe no
+#: size): the hash of the first verified import is recorded and enforced afterwards.
+UNPUBLISHED = "unpublished"
 
 
 @dataclass(frozen=True)
@@ -58,12 +64,14 @@ class Source:
     """One place a weights file can be had; sources of a model are tried in order.
 
     Attributes:
-        kind: ``"url"`` (https download), ``"hf"`` (Hugging Face Hub file) or ``"bundled"``
-            (a file shipped in ``autocolor/bundled/``).
+        kind: ``"url"`` (https download), ``"hf"`` (Hugging Face Hub file), ``"bundled"``
+            (a file shipped in ``autocolor/bundled/``) or ``"manual"`` (a web page where the
+            user downloads the file by hand, e.g. a Google Drive folder; never fetched).
         url: for ``"url"``.
         hf_repo, hf_file, revision: for ``"hf"``; ``revision`` pins a branch, tag or commit
             (``None`` means the repo's default branch).
         bundled: file name inside ``autocolor/bundled/`` for ``"bundled"``.
+        manual: the download page for ``"manual"``.
     """
 
     kind: str
@@ -72,6 +80,7 @@ class Source:
     hf_file: str | None = None
     revision: str | None = None
     bundled: str | None = None
+    manual: str | None = None
 
     def describe(self) -> str:
         """Short human-readable location, used in messages (``hf://org/repo/file@rev``)."""
@@ -80,6 +89,8 @@ class Source:
         if self.kind == "hf":
             rev = f"@{self.revision}" if self.revision else ""
             return f"hf://{self.hf_repo}/{self.hf_file}{rev}"
+        if self.kind == "manual":
+            return f"download by hand from {self.manual}"
         return f"bundled:{self.bundled}"
 
 
@@ -90,7 +101,11 @@ class WeightSpec:
     ``sha256`` is the hash of the *original* file (before conversion). It is ``None`` where
     the authors published none: then ``bytes`` must be given, and the hash seen on the first
     verified import is recorded in the cache and enforced afterwards (trust on first use).
-    ``input_size`` is the side in pixels; ``temperature`` the default decoding temperature.
+    ``sha256 = "unpublished"`` in the TOML allows omitting ``bytes`` too (the size is then also
+    recorded on first use). ``input_size`` is the side in pixels; ``temperature`` the default
+    decoding temperature. ``filename`` is the official file name (how ``--from DIR`` finds it).
+    A *bundle* has ``parts`` (names of other entries whose files together make the weights of
+    ``arch``) and no file of its own: ``sources`` is empty and ``format`` is ``"bundle"``.
     """
 
     name: str
@@ -105,6 +120,8 @@ class WeightSpec:
     decoding: str | None = None
     temperature: float | None = None
     notes: str = ""
+    filename: str | None = None
+    parts: tuple[str, ...] = ()
 
     @property
     def bundled(self) -> bool:
@@ -175,7 +192,12 @@ def parse_manifest(text: str, origin: str = "weights.toml") -> dict[str, WeightS
     models = data.get("models", {})
     if not isinstance(models, dict):
         raise WeightsError(f"{origin}: 'models' must be a table of tables")
-    return {name: _parse_model(name, table, origin) for name, table in models.items()}
+    specs = {name: _parse_model(name, table, origin) for name, table in models.items()}
+    for s in specs.values():
+        for part in s.parts:
+            if part not in specs or specs[part].parts:
+                raise WeightsError(f'{origin}: [models."{s.name}"]: part {part!r} must name another non-bundle entry')
+    return specs
 
 
 def _parse_model(name: str, table: Any, origin: str) -> WeightSpec:
@@ -187,6 +209,8 @@ def _parse_model(name: str, table: Any, origin: str) -> WeightSpec:
     unknown = sorted(set(table) - _MODEL_KEYS)
     if unknown:
         raise WeightsError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(_MODEL_KEYS)}")
+    if "parts" in table:
+        return _parse_bundle(name, table, where)
     for key in _REQUIRED_KEYS:
         if key not in table:
             raise WeightsError(f"{where}: missing required key '{key}'")
@@ -198,6 +222,9 @@ def _parse_model(name: str, table: Any, origin: str) -> WeightSpec:
     sources = _parse_sources(table["sources"], where)
 
     sha256 = table.get("sha256")
+    unpublished = sha256 == UNPUBLISHED
+    if unpublished:
+        sha256 = None
     if sha256 is not None:
         if not isinstance(sha256, str) or not _SHA256_RE.match(sha256.lower()):
             raise WeightsError(f"{where}: sha256 must be 64 hexadecimal digits, got {sha256!r}")
@@ -205,7 +232,7 @@ def _parse_model(name: str, table: Any, origin: str) -> WeightSpec:
     size = table.get("bytes")
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size <= 0):
         raise WeightsError(f"{where}: bytes must be a positive integer, got {size!r}")
-    if sha256 is None and size is None:
+    if sha256 is None and size is None and not unpublished:
         raise WeightsError(f"{where}: pin the file with sha256, or at least bytes where no hash is published")
     if sha256 is None and any(s.kind == "bundled" for s in sources):
         raise WeightsError(f"{where}: bundled files must carry a sha256")
@@ -234,6 +261,45 @@ def _parse_model(name: str, table: Any, origin: str) -> WeightSpec:
         decoding=_typed(table, "decoding", str, where, default=None),
         temperature=temperature,
         notes=_typed(table, "notes", str, where, default=""),
+        filename=_plain_filename(table, where),
+    )
+
+
+def _plain_filename(table: dict[str, Any], where: str) -> str | None:
+    filename = _typed(table, "filename", str, where, default=None)
+    if filename is not None and ("/" in filename or "\\" in filename or filename.startswith(".")):
+        raise WeightsError(f"{where}: filename must be a plain file name, got {filename!r}")
+    return filename
+
+
+def _parse_bundle(name: str, table: dict[str, Any], where: str) -> WeightSpec:
+    for key in _BUNDLE_REQUIRED_KEYS:
+        if key not in table:
+            raise WeightsError(f"{where}: missing required key '{key}'")
+    present = [k for k in _BUNDLE_FORBIDDEN_KEYS if k in table]
+    if present:
+        raise WeightsError(f"{where}: a bundle (with 'parts') has no file of its own; remove {present}")
+    parts = table["parts"]
+    if not isinstance(parts, list) or not parts or not all(isinstance(p, str) and p for p in parts):
+        raise WeightsError(f"{where}: 'parts' must be a non-empty list of model names")
+    if len(set(parts)) != len(parts) or name in parts:
+        raise WeightsError(f"{where}: 'parts' must list distinct other entries")
+    input_size = table.get("input_size")
+    if input_size is not None and (isinstance(input_size, bool) or not isinstance(input_size, int) or input_size <= 0):
+        raise WeightsError(f"{where}: input_size must be a positive integer, got {input_size!r}")
+    return WeightSpec(
+        name=name,
+        arch=_typed(table, "arch", str, where),
+        sources=(),
+        sha256=None,
+        bytes=None,
+        format="bundle",
+        licence=_typed(table, "licence", str, where),
+        paper=_typed(table, "paper", str, where, default=""),
+        input_size=input_size,
+        decoding=_typed(table, "decoding", str, where, default=None),
+        notes=_typed(table, "notes", str, where, default=""),
+        parts=tuple(parts),
     )
 
 
@@ -253,6 +319,7 @@ _SOURCE_KEYS = {
     "url": ({"url"}, set()),
     "hf": ({"hf_repo", "hf_file"}, {"revision"}),
     "bundled": ({"bundled"}, set()),
+    "manual": ({"manual"}, set()),
 }
 
 
@@ -265,10 +332,10 @@ def _parse_sources(raw: Any, where: str) -> tuple[Source, ...]:
         if not isinstance(item, dict):
             raise WeightsError(f"{at}: must be a table like {{url = \"https://...\"}}")
         kind = "url" if "url" in item else "hf" if "hf_repo" in item or "hf_file" in item else (
-            "bundled" if "bundled" in item else None
+            "bundled" if "bundled" in item else "manual" if "manual" in item else None
         )
         if kind is None:
-            raise WeightsError(f"{at}: needs one of url, hf_repo + hf_file, bundled; got keys {sorted(item)}")
+            raise WeightsError(f"{at}: needs one of url, hf_repo + hf_file, bundled, manual; got keys {sorted(item)}")
         required, optional = _SOURCE_KEYS[kind]
         keys = set(item)
         if keys - required - optional or required - keys:
@@ -280,11 +347,11 @@ def _parse_sources(raw: Any, where: str) -> tuple[Source, ...]:
         for key, value in item.items():
             if not isinstance(value, str) or not value.strip():
                 raise WeightsError(f"{at}: '{key}' must be a non-empty string")
-        if kind == "url":
-            parts = urlsplit(item["url"])
+        if kind in ("url", "manual"):
+            parts = urlsplit(item[kind])
             ok = parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOOPBACK)
             if not ok or not parts.hostname:
-                raise WeightsError(f"{at}: url must be https:// (plain http only for localhost), got {item['url']!r}")
+                raise WeightsError(f"{at}: {kind} must be https:// (plain http only for localhost), got {item[kind]!r}")
         if kind == "hf" and not _HF_REPO_RE.match(item["hf_repo"]):
             raise WeightsError(f"{at}: hf_repo must look like 'org/name', got {item['hf_repo']!r}")
         if kind == "bundled" and ("/" in item["bundled"] or "\\" in item["bundled"] or item["bundled"].startswith(".")):

@@ -5,6 +5,10 @@ The life of a file: an original (``.pth`` from a URL or the Hub, or one the user
 is checked against the pin in weights.toml (size, then sha256) *before* anything reads it,
 converted to safetensors, and written atomically into the cache with a JSON sidecar. Loading
 later reads only safetensors. Bundled files are used in place, after the same sha256 check.
+
+A manifest *bundle* (an entry with ``parts``, e.g. GCP's five official files) is fetched,
+imported (``--from DIR``: each part's ``filename`` in that folder), verified and loaded part by
+part; its state_dict is the union of its parts' (the converters give them disjoint prefixes).
 """
 
 from __future__ import annotations
@@ -16,11 +20,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from autocolor import __version__
-from autocolor.errors import ChecksumMismatchError, WeightsError
+from autocolor.errors import AutocolorError, ChecksumMismatchError, WeightsError
 from autocolor.weights import cache
 from autocolor.weights.convert import convert_to_safetensors, read_state_dict_file
 from autocolor.weights.download import DownloadError, download_url, hf_download
 from autocolor.weights.manifest import Source, WeightSpec, spec
+from autocolor.weights.manifest import manifest as manifest_specs
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -58,6 +63,8 @@ def cached_weights(name: str) -> Path | None:
     manifest (so a changed pin invalidates the cache) and the file size. ``verify`` re-hashes.
     """
     s = spec(name)
+    if s.parts:  # a bundle is cached when every part is; its "path" is the cache folder
+        return cache.cache_dir() if all(cached_weights(p) is not None for p in s.parts) else None
     path, meta = cache.cached_path(name), cache.read_json(cache.sidecar_path(name))
     if meta is None or not path.is_file() or meta.get("name") != name:
         return None
@@ -82,10 +89,16 @@ def fetch(name: str, *, offline: bool = False, progress: bool = True, force: boo
         progress: show a download progress bar on stderr.
         force: ignore the cached copy (and bundled-hash memo) and fetch/verify again.
 
+    For a bundle every part is fetched and the cache folder is returned.
+
     Raises:
         UnknownModelError, ChecksumMismatchError, WeightsError (offline miss: names the command).
     """
     s = spec(name)
+    if s.parts:
+        for part in s.parts:
+            fetch(part, offline=offline, progress=progress, force=force)
+        return cache.cache_dir()
     if not force and (hit := cached_weights(name)) is not None:
         return hit
     if s.bundled and not force:
@@ -105,6 +118,9 @@ def _fetch_sources(s: WeightSpec, *, offline: bool, progress: bool, force: bool)
     failures: list[str] = []
     mismatches: list[ChecksumMismatchError] = []
     for source in s.sources:
+        if source.kind == "manual":
+            failures.append(_manual_hint(s, source))
+            continue
         try:
             if source.kind == "bundled":
                 return _verified_bundled(s, source, force=force)
@@ -132,27 +148,87 @@ def _fetch_sources(s: WeightSpec, *, offline: bool, progress: bool, force: bool)
 
 
 def load_state_dict(name: str, *, offline: bool = False) -> dict[str, torch.Tensor]:
-    """CPU state_dict of the pinned weights of ``name`` (fetching them first if needed)."""
-    return read_state_dict_file(fetch(name, offline=offline))
+    """CPU state_dict of the pinned weights of ``name`` (fetching them first if needed).
+
+    A bundle's state_dict is the union of its parts'; a key found in two parts is an error.
+    """
+    s = spec(name)
+    if not s.parts:
+        return read_state_dict_file(fetch(name, offline=offline))
+    merged: dict[str, torch.Tensor] = {}
+    for part in s.parts:
+        state = read_state_dict_file(fetch(part, offline=offline))
+        clash = next((k for k in state if k in merged), None)
+        if clash is not None:
+            raise WeightsError(f"{name}: parts overlap (key {clash!r} appears twice; last part {part})")
+        merged.update(state)
+    return merged
+
+
+def _manual_hint(s: WeightSpec, source: Source) -> str:
+    bundle = next((b for b in manifest_specs().values() if s.name in b.parts), None)
+    what = s.filename or "the file"
+    how = (
+        f"`autocolor fetch-weights {bundle.name} --from DIR` with the folder holding all its files"
+        if bundle is not None
+        else f"`autocolor fetch-weights {s.name} --from FILE`"
+    )
+    return f"{s.name}: no direct download; get {what} by hand from {source.manual}, then run {how}"
 
 
 def import_file(name: str, path: Path) -> Path:
     """Verify a file the user already has against the pin of ``name``, convert and cache it.
 
-    Returns the cached safetensors path. Raises :class:`ChecksumMismatchError` (nothing is
-    cached) when the size or sha256 differs, :class:`WeightsError` when ``path`` is missing.
+    ``path`` may be a folder holding the entry's official ``filename``. For a bundle it must be
+    a folder: every part found there is imported, then missing or refused parts are reported.
+
+    Returns the cached safetensors path (the cache folder for a bundle). Raises
+    :class:`ChecksumMismatchError` (nothing is cached) when the size or sha256 differs,
+    :class:`WeightsError` when ``path`` is missing.
     """
     s = spec(name)
     path = Path(path).expanduser()
+    if s.parts:
+        return _import_bundle(s, path)
+    if path.is_dir() and s.filename:
+        path = path / s.filename
     if not path.is_file():
         raise WeightsError(f"{path}: no such file")
     with cache.model_lock(name):
         return _store(s, path, origin=str(path.resolve()))
 
 
+def _import_bundle(s: WeightSpec, folder: Path) -> Path:
+    if not folder.is_dir():
+        raise WeightsError(f"{folder}: {s.name} has several files ({', '.join(_part_files(s))}); give the folder holding them")
+    problems: list[AutocolorError] = []
+    for part in s.parts:
+        try:
+            import_file(part, folder)
+        except AutocolorError as exc:
+            problems.append(exc)
+    if problems:
+        message = f"{s.name}: {len(s.parts) - len(problems)} of {len(s.parts)} files imported; " + "; ".join(
+            str(p) for p in problems
+        )
+        if any(isinstance(p, ChecksumMismatchError) for p in problems):
+            raise ChecksumMismatchError(message)
+        raise WeightsError(message)
+    return cache.cache_dir()
+
+
+def _part_files(s: WeightSpec) -> list[str]:
+    return [spec(p).filename or p for p in s.parts]
+
+
 def verify(name: str) -> VerifyResult:
     """Re-hash the weights ``fetch`` would use for ``name`` (cached file, else bundled file)."""
     s = spec(name)
+    if s.parts:
+        results = [verify(p) for p in s.parts]
+        ok = all(r.ok for r in results)
+        message = "; ".join(r.message for r in results if not r.ok) or f"{name}: all {len(results)} parts ok"
+        return VerifyResult(name, ok, cache.cache_dir() if ok else None, None, None, message)
     path, meta = cache.cached_path(name), cache.read_json(cache.sidecar_path(name))
     if path.is_file():
         expected = meta.get("sha256") if meta else None
@@ -247,10 +323,11 @@ def _store(s: WeightSpec, original: Path, origin: str) -> Path:
     )
     if s.sha256 is None and cache.recorded_sha256(s.name) is None:
         cache.record_sha256(s.name, source_sha, original.stat().st_size, origin)
+        checked = "only the size was checked" if s.bytes is not None else "neither size nor hash could be checked"
         log.warning(
             "%s: the authors published no sha256; recorded %s from %s on first use "
-            "(only the size was checked this time; this hash is enforced from now on)",
-            s.name, source_sha, origin,
+            "(%s this time; this hash is enforced from now on)",
+            s.name, source_sha, origin, checked,
         )  # fmt: skip
     cache.write_json(
         sidecar,
