@@ -94,6 +94,33 @@ class SamplingPlan:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def gcp_extra(
+    model: str,
+    *,
+    class_ref: str | None = None,
+    direction: int | None = None,
+    strength: float | None = None,
+) -> dict[str, Any]:
+    """Decoder options from ``--class/--direction/--strength``; :class:`UsageError` for non-GCP models.
+
+    Returns the ``DecodeOptions.extra`` keys the GCP decoder reads (``class_id``, ``direction``,
+    ``strength``), only those given.
+    """
+    gcp_options = {"--class": class_ref, "--direction": direction, "--strength": strength}
+    given = [name for name, value in gcp_options.items() if value is not None]
+    if given and model_info(model).output_kind != GCP_KIND:
+        verb = "applies" if len(given) == 1 else "apply"
+        raise UsageError(f"{', '.join(given)} {verb} only to GCP models, not to {model}")
+    extra: dict[str, Any] = {}
+    if class_ref is not None:
+        extra["class_id"] = resolve_class(class_ref)
+    if direction is not None:
+        extra["direction"] = direction
+    if strength is not None:
+        extra["strength"] = strength
+    return extra
+
+
 def plan_sampling(
     model: str,
     *,
@@ -119,18 +146,7 @@ def plan_sampling(
             f"{model} predicts a single colour per pixel ({kind!r} output), so it cannot draw "
             "samples; use a generative model such as pic.small, or cic.lite (per-pixel fallback)"
         )
-    gcp_options = {"--class": class_ref, "--direction": direction, "--strength": strength}
-    given = [name for name, value in gcp_options.items() if value is not None]
-    if given and kind != GCP_KIND:
-        verb = "applies" if len(given) == 1 else "apply"
-        raise UsageError(f"{', '.join(given)} {verb} only to GCP models, not to {model}")
-    extra: dict[str, Any] = {}
-    if class_ref is not None:
-        extra["class_id"] = resolve_class(class_ref)
-    if direction is not None:
-        extra["direction"] = direction
-    if strength is not None:
-        extra["strength"] = strength
+    extra = gcp_extra(model, class_ref=class_ref, direction=direction, strength=strength)
     if temperature is None:
         temperature = info.temperature
     if temperature == 0:

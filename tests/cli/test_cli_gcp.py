@@ -75,3 +75,15 @@ def test_sample_with_class_and_direction_is_reproducible(imported: None, photo: 
     assert walk.exit_code == 0, walk.output
     walked = np.asarray(Image.open(sorted((tmp_path / "c").glob("old_sample[0-9]*.png"))[0]), dtype=np.int16)
     assert np.abs(walked - pixels[0]).mean() > 0.1
+
+
+def test_colorize_refuses_gcp_options_for_other_models(tmp_path: Path) -> None:
+    from PIL import Image
+
+    photo = tmp_path / "gray.png"
+    Image.fromarray(np.full((32, 32), 90, np.uint8)).save(photo)
+    result = CliRunner().invoke(
+        main, ["colorize", str(photo), "--model", "cic.tiny", "--random-weights", "--class", "3"]
+    )
+    assert result.exit_code == 2
+    assert "only to GCP models" in result.output

@@ -148,3 +148,11 @@ def test_every_model_runs_forward_and_backward(name: str) -> None:
     if info.tiny:  # and, in the small variants, nearly every parameter is trained
         reached = sum(p.numel() for p in params if p.grad is not None)
         assert reached >= 0.5 * sum(p.numel() for p in params)
+
+
+def test_family_alias_resolves_in_registry_and_weights() -> None:
+    from autocolor import weights
+    from autocolor.models.registry import model_info as info_of
+
+    assert info_of("gcp").name == "gcp.imagenet"
+    assert weights.spec("gcp").name == "gcp.imagenet"

@@ -25,6 +25,7 @@ from autocolor.cli.common import (
     discover_inputs,
     ensure_parent,
     failure_reason,
+    gcp_options,
     model_options,
     output_is_folder,
     output_options,
@@ -141,6 +142,7 @@ def _run_one(job: Job, colorizer: Colorizer, format: str | None) -> ItemResult:
     default=None,
     help="Output format (default: from the output name, else the input's).",
 )
+@gcp_options
 @output_options
 def colorize_command(
     inputs: tuple[str, ...],
@@ -155,6 +157,9 @@ def colorize_command(
     temperature: float | None,
     upsample: str,
     format_: str | None,
+    class_ref: str | None,
+    direction: int | None,
+    strength: float | None,
     overwrite: bool,
     as_json: bool,
     recursive: bool,
@@ -175,6 +180,7 @@ def colorize_command(
       autocolor colorize --model cic.eccv16 --decoding mode --device cuda old.jpg
       cat old.png | autocolor colorize - > new.png    # stdin to stdout
       autocolor colorize scans/ -o colored/ --json > report.jsonl
+      autocolor colorize dog.jpg --model gcp --class 207   # GCP, as ImageNet class 207
 
     In folders without -o, files named *_color.* are taken for earlier outputs and left alone.
     """
@@ -199,8 +205,11 @@ def colorize_command(
     from autocolor import pipeline
     from autocolor.models import model_info
 
+    from autocolor.sampling import gcp_extra
+
     model_name = model or pipeline.DEFAULT_MODEL
     model_info(model_name)  # an unknown name is a usage error, even when everything is skipped
+    extra = gcp_extra(model_name, class_ref=class_ref, direction=direction, strength=strength)
     colorizer = None
     if any(job.result is None for job in jobs):
         colorizer = pipeline.Colorizer(
@@ -213,6 +222,7 @@ def colorize_command(
             seed=seed,
             pretrained=not random_weights,
             offline=offline,
+            extra=extra,
         )
 
     results = [ItemResult(path, None, "failed", reason) for path, reason in unreadable]

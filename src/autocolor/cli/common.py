@@ -83,6 +83,20 @@ def model_options(f: F) -> F:
     return f
 
 
+def gcp_options(f: F) -> F:
+    """``--class``, ``--direction`` and ``--strength``: options of GCP models only."""
+    decorators = [
+        click.option("--class", "class_ref", metavar="ID|NAME", default=None,
+                     help="GCP only: the ImageNet class to colour as (default: predicted)."),  # fmt: skip
+        click.option("--direction", type=click.IntRange(min=0), default=None,
+                     help="GCP only: which latent direction of the deformator to move along."),  # fmt: skip
+        click.option("--strength", type=float, default=None, help="GCP only: how far to move along it."),
+    ]
+    for decorator in reversed(decorators):
+        f = decorator(f)
+    return f
+
+
 def output_options(f: F) -> F:
     """``--overwrite``, ``--json``, ``--recursive/--no-recursive`` and ``--quiet``."""
     decorators = [

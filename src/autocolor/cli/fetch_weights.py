@@ -156,12 +156,14 @@ def fetch_weights_command(
       autocolor fetch-weights --list
       autocolor fetch-weights cic.eccv16 cic.siggraph17
       autocolor fetch-weights cic.eccv16 --from ~/Downloads/colorization_release_v2-9b330a0b.pth
-      autocolor fetch-weights gcp.imagenet --from ~/Downloads/gcp_assets/   # its 5 files
+      autocolor fetch-weights gcp --from ~/Downloads/gcp_assets/   # its 5 files
       autocolor fetch-weights --verify
       autocolor fetch-weights cic.eccv16 --offline      # check it is usable without network
     """
     from autocolor.errors import WeightsError
+    from autocolor.names import canonical_model_name
 
+    names = tuple(canonical_model_name(name) for name in names)
     if list_ and verify:
         raise click.UsageError("use either --list or --verify, not both")
     if source_file is not None:

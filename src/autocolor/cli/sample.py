@@ -29,6 +29,7 @@ from autocolor.cli.common import (
     discover_inputs,
     ensure_parent,
     failure_reason,
+    gcp_options,
     model_options,
     output_options,
     print_summary,
@@ -170,11 +171,7 @@ def _json_record(job: SampleJob, plan: SamplingPlan) -> str:
 @click.option("--temperature", type=click.FloatRange(min=0), default=None,
               help="Sampling temperature; lower = safer, higher = more varied; 0 = the mode "
                    "(every sample the same). Default: the model's.")  # fmt: skip
-@click.option("--class", "class_ref", metavar="ID|NAME", default=None,
-              help="GCP only: the ImageNet class to colour as (default: predicted).")  # fmt: skip
-@click.option("--direction", type=click.IntRange(min=0), default=None,
-              help="GCP only: which latent direction to move along (default: random).")  # fmt: skip
-@click.option("--strength", type=float, default=None, help="GCP only: how far to move along it.")
+@gcp_options
 @click.option("--size", type=click.IntRange(min=8), default=None,
               help="Network input side in pixels (default: the model's).")  # fmt: skip
 @click.option("--upsample", type=click.Choice(["guided", "bilinear"]), default="guided", show_default=True,
@@ -219,7 +216,7 @@ def sample_command(
       autocolor sample old.jpg -o samples/                   # 8 samples + samples/old_samples.png
       autocolor sample old.jpg --n 4 --seed 10 -o out/       # seeds 10..13
       autocolor sample old.jpg --model pic.imagenet --temperature 0.8 -o out/
-      autocolor sample dog.jpg --model GCP_MODEL --class 207 -o out/   # GCP: as ImageNet class 207
+      autocolor sample dog.jpg --model gcp --class 207 -o out/   # GCP: as ImageNet class 207
       autocolor sample old.jpg -o out/ --json                # files and seeds as JSON
     """
     items, unreadable = discover_inputs(

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from autocolor.errors import UnknownModelError, WeightsError
+from autocolor.names import canonical_model_name
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ def model_info(name: str) -> ModelInfo:
     """Metadata of ``name``; raises :class:`UnknownModelError` with the known names."""
     _ensure_families_imported()
     try:
-        return _REGISTRY[name]
+        return _REGISTRY[canonical_model_name(name)]
     except KeyError:
         known = ", ".join(list_models())
         raise UnknownModelError(f"unknown model {name!r}; known models: {known}") from None
@@ -145,8 +146,8 @@ def create_model(
         from autocolor import weights
 
         if pretrained is True:
-            state = weights.load_state_dict(name, offline=offline)
-            source = name
+            state = weights.load_state_dict(info.name, offline=offline)
+            source = info.name
         else:
             state = weights.read_state_dict_file(Path(pretrained))
             source = str(pretrained)

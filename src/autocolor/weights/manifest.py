@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from autocolor.errors import UnknownModelError, WeightsError
+from autocolor.names import canonical_model_name
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -172,7 +173,7 @@ def spec(name: str) -> WeightSpec:
     """The manifest entry for ``name``; :class:`UnknownModelError` lists the known names."""
     specs = manifest()
     try:
-        return specs[name]
+        return specs[canonical_model_name(name)]
     except KeyError:
         known = ", ".join(sorted(specs)) or "none"
         raise UnknownModelError(
