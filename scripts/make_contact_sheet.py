@@ -20,9 +20,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from autocolor.cli.common import discover_inputs, one_line
 from autocolor.errors import AutocolorError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
 
 
 def _parse_model(text: str) -> tuple[str, str | None]:
@@ -41,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--seed", type=int, default=0, help="seed for sampling decoders (default 0)")
     parser.add_argument("--offline", action="store_true", help="never download weights")
+    parser.add_argument("--original", action="store_true",
+                        help="add a last column with the photo as stored (the ground truth of colour photos)")
     parser.add_argument("--random-weights", action="store_true", help=argparse.SUPPRESS)  # tests only
     return parser
 
@@ -53,6 +59,15 @@ def main(argv: list[str] | None = None) -> int:
     except AutocolorError as exc:
         print(f"make_contact_sheet: error: {one_line(exc)}", file=sys.stderr)
         return exc.exit_code
+
+
+def _stored_rgb(path: str) -> np.ndarray:
+    """The photo as stored, upright, as float RGB in [0, 1] (for the --original column)."""
+    import numpy as np
+    from PIL import Image, ImageOps
+
+    with Image.open(path) as image:
+        return np.asarray(ImageOps.exif_transpose(image).convert("RGB"), dtype=np.float32) / 255.0
 
 
 def _make_sheet(args: argparse.Namespace) -> int:
@@ -76,7 +91,7 @@ def _make_sheet(args: argparse.Namespace) -> int:
         print("make_contact_sheet: error: no readable photos", file=sys.stderr)
         return 1
 
-    columns = 1 + len(models)
+    columns = 1 + len(models) + int(args.original)
     cells: list[np.ndarray | None] = [None] * (len(photos) * columns)
     labels = [""] * len(cells)
     for row, photo in enumerate(photos):
@@ -91,6 +106,10 @@ def _make_sheet(args: argparse.Namespace) -> int:
             cells[row * columns + column] = thumbnail(colorizer.colorize_photo(photo), args.cell)
             labels[row * columns + column] = name if decoding is None else f"{name}:{decoding}"
         del colorizer
+    if args.original:
+        for row, photo in enumerate(photos):
+            cells[row * columns + columns - 1] = thumbnail(_stored_rgb(photo.source), args.cell)
+            labels[row * columns + columns - 1] = "original"
     sheet = make_contact_sheet([c for c in cells if c is not None], labels, columns=columns, cell=args.cell)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     written = save_contact_sheet(args.output, sheet)

@@ -155,3 +155,18 @@ def test_script_reports_unknown_model(tmp_path: Path, capsys: pytest.CaptureFixt
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "unknown model 'nope.x'" in err[0]
+
+
+def test_script_original_column_shows_the_stored_colours(tmp_path: Path) -> None:
+    pixels = np.zeros((32, 32, 3), np.uint8)
+    pixels[...] = (200, 40, 40)  # a red photo: the last column must stay red
+    Image.fromarray(pixels).save(tmp_path / "red.png")
+    out = tmp_path / "sheet.png"
+    code = _script().main([str(tmp_path / "red.png"), "-o", str(out), "--model", "cic.tiny", "--original",
+                           "--cell", "32", "--random-weights", "--device", "cpu"])  # fmt: skip
+    assert code == 0
+    layout = sheet_layout([(32, 32)] * 3, columns=3, cell=32)
+    with Image.open(out) as img:
+        sheet = np.asarray(img.convert("RGB")).astype(int)
+    top, left, height, width = layout.cell_box(2)
+    assert np.abs(sheet[top : top + height, left : left + width] - (200, 40, 40)).max() <= 2
