@@ -34,8 +34,8 @@ def main() -> None:
     save_file({k: v.contiguous() for k, v in tensors.items()}, str(target), metadata={"arch": args.name})
     data = target.read_bytes()
     print(f"{target}\nbytes = {len(data)}\nsha256 = \"{hashlib.sha256(data).hexdigest()}\"")
-    params = sum(v.numel() for v in tensors.values() if v.is_floating_point())
-    print(f"# {params} floating-point values, {torch.finfo(next(iter(tensors.values())).dtype).bits}-bit")
+    floats = [v for v in tensors.values() if v.is_floating_point()]
+    print(f"# {sum(v.numel() for v in floats)} floating-point values, {torch.finfo(floats[0].dtype).bits}-bit")
 
 
 if __name__ == "__main__":

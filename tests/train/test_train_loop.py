@@ -86,3 +86,20 @@ def test_ddp_two_cpu_processes_keep_replicas_identical(tmp_path: Path) -> None:
     torch.manual_seed(tiny_config(tmp_path, tmp_path / "x").train.seed)  # the run's initial weights
     initial = create_model("cic.lite_tiny").state_dict()
     assert not torch.equal(initial["classifier.weight"], replicas[0]["classifier.weight"])
+
+
+def test_validation_reports_every_objective_metric(tmp_path: Path) -> None:
+    from autocolor.data.folder import ColorImageFolder, CropSpec
+    from autocolor.train.validation import validate
+    from tests.train.trainhelpers import make_folder
+
+    make_folder(tmp_path / "val", 3)
+    val_set = ColorImageFolder(tmp_path / "val", CropSpec(size=16, train=False))
+
+    def objective(model: torch.nn.Module, lightness: torch.Tensor, ab: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        value = float(ab[:, 0].mean())
+        return torch.tensor(2.0), {"loss": 2.0, "bpd": value}
+
+    result = validate(torch.nn.Identity(), objective, val_set, torch.device("cpu"), batch_size=2)
+    expected = sum(float(val_set[i][1][0].mean()) for i in range(3)) / 3
+    assert result["val_loss"] == pytest.approx(2.0) and result["val_bpd"] == pytest.approx(expected, rel=1e-5)

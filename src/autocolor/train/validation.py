@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
@@ -17,16 +19,22 @@ def validate(
     device: torch.device,
     batch_size: int = 8,
 ) -> dict[str, float]:
-    """Mean validation loss over ``val_set`` (whole images resized to the validation size).
+    """Image-weighted means of the objective's loss and metrics over ``val_set``.
 
-    Returns:
-        ``{"val_loss": ...}`` in the objective's units (nats per pixel for CIC).
+    Whole images are resized to the validation size. Returns ``val_loss`` (the objective's
+    units: nats per pixel for CIC, bits per dimension for PIC) and ``val_<name>`` for every
+    metric the objective reports (e.g. PIC's ``val_bpd`` and ``val_bpd_embedding``).
     """
     model.eval()
-    total, count = 0.0, 0
+    totals: dict[str, float] = defaultdict(float)
+    count = 0
     for lightness, ab in DataLoader(val_set, batch_size=batch_size):
         lightness, ab = lightness.to(device), ab.to(device)
-        loss, _ = objective(model, lightness, ab)  # type: ignore[operator]
-        total += float(loss) * lightness.shape[0]
-        count += lightness.shape[0]
-    return {"val_loss": total / max(count, 1)}
+        loss, metrics = objective(model, lightness, ab)  # type: ignore[operator]
+        size = lightness.shape[0]
+        totals["val_loss"] += float(loss) * size
+        for name, value in metrics.items():
+            if name != "loss":
+                totals[f"val_{name}"] += float(value) * size
+        count += size
+    return {name: total / max(count, 1) for name, total in totals.items()}
