@@ -56,14 +56,25 @@ def test_gray_baseline_is_pooled_over_all_pixels(tmp_path: Path) -> None:
     assert gray["images"] == 3 and gray["pixels"] == errors.size
     assert gray["auc_raw"] == pytest.approx(_direct_auc(errors), abs=1e-9)
     assert gray["rmse_ab"] == pytest.approx(math.sqrt((errors**2).mean()), rel=1e-12)
-    assert gray["auc_rebalanced"] is None  # no prior shipped and none given
-    assert "unavailable" in result.protocol["auc_rebalanced"]
+    # The project's prior ships in the package and is the default for the rebalanced AuC.
+    assert 0.0 < gray["auc_rebalanced"] < 100.0
+    assert result.protocol["auc_rebalanced"]["prior"].endswith("prior_ab.npy")
     assert len(gray["cmf_raw"]) == 151
     # The gray image keeps (almost) all its pixels within 1 unit, the red/green one does not.
     per_file = {row["file"]: row for row in result.rows}
     assert per_file["c_gray.png"]["auc_raw"] > 99.0 > per_file["a_red_green.png"]["auc_raw"]
     assert per_file["c_gray.png"]["psnr"] > per_file["a_red_green.png"]["psnr"]
     assert result.protocol["images_scored"] == 3 and result.skipped == []
+
+
+def test_rebalanced_auc_is_unavailable_without_a_prior(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import autocolor.eval as eval_module
+
+    make_photos(tmp_path / "gt")
+    monkeypatch.setattr(eval_module, "default_prior_path", lambda: tmp_path / "missing.npy")
+    result = evaluate(EvalConfig(tmp_path / "gt", baselines=["gray"], resolution=Resolution("native")))
+    assert result.summary["gray"]["auc_rebalanced"] is None
+    assert "unavailable" in result.protocol["auc_rebalanced"]
 
 
 def test_identical_predictions_score_perfectly(tmp_path: Path) -> None:
