@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -85,5 +84,4 @@ def _pic(context: ObjectiveContext) -> Objective:
 def _larsson(context: ObjectiveContext) -> Objective:
     from autocolor.train.larsson_objective import LarssonObjective
 
-    kwargs: dict[str, Any] = {"seed": context.config.train.seed}
-    return LarssonObjective(**kwargs)
+    return LarssonObjective(seed=context.config.train.seed)
