@@ -205,6 +205,8 @@ class _ShiftColorizer:
         ab[0], ab[1] = 3.0, 4.0
         return ab
 
+    has_likelihood = True
+
     def nll(self, lightness: np.ndarray, ab: np.ndarray) -> tuple[float, int]:
         return 2.0 * ab.size * math.log(2.0), ab.size  # exactly 2 bits per dimension
 

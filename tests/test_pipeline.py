@@ -191,3 +191,21 @@ def test_larsson_runs_through_the_pipeline_with_aspect_kept() -> None:
     lightness = np.linspace(0, 100, 48 * 80, dtype=np.float32).reshape(48, 80)
     ab = colorizer.predict_ab(lightness)
     assert ab.shape == (2, 48, 80) and np.isfinite(ab).all()
+
+
+def test_pic_nll_matches_the_training_objective_and_cic_has_none() -> None:
+    from autocolor.train.pic_objective import PicObjective
+
+    colorizer = Colorizer("pic.tiny", device="cpu", pretrained=False)
+    assert colorizer.has_likelihood
+    rng = np.random.default_rng(0)
+    lightness = rng.uniform(20, 80, (32, 32)).astype(np.float32)
+    ab = rng.uniform(-40, 40, (2, 32, 32)).astype(np.float32)
+    nats, dims = colorizer.nll(lightness, ab)
+    assert dims == 2 * 8 * 8  # pic.tiny: 32 px input, 8x8 chroma
+    with torch.no_grad():
+        _, metrics = PicObjective(embedding_weight=0.0)(
+            colorizer.net, torch.from_numpy(lightness)[None, None], torch.from_numpy(ab)[None]
+        )
+    assert nats / (dims * np.log(2.0)) == pytest.approx(metrics["bpd"], rel=1e-5)
+    assert not Colorizer("cic.tiny", device="cpu", pretrained=False).has_likelihood

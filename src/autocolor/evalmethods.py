@@ -80,8 +80,8 @@ class GrayPredictor:
 class ModelPredictor:
     """A registered model through :class:`autocolor.pipeline.Colorizer`, fed L* only.
 
-    If the colorizer has ``nll(lightness, ab) -> (nats, dims)`` (likelihood models), the
-    negative log-likelihood of the true ab is recorded for bits/dim.
+    For likelihood models (``colorizer.has_likelihood``, e.g. PIC) the negative log-likelihood
+    of the true ab, ``colorizer.nll(lightness, ab) -> (nats, dims)``, is recorded for bits/dim.
     """
 
     kind = "model"
@@ -96,10 +96,9 @@ class ModelPredictor:
         ab = np.asarray(self.colorizer.predict_ab(lightness), dtype=np.float64)
         if ab.shape != gt_lab[1:].shape:
             raise ValueError(f"{self.name} returned ab of shape {ab.shape}, expected {gt_lab[1:].shape}")
-        nll_fn = getattr(self.colorizer, "nll", None)
         nll = None
-        if callable(nll_fn):
-            nats, dims = nll_fn(lightness, gt_lab[1:].astype(np.float32))
+        if getattr(self.colorizer, "has_likelihood", False):
+            nats, dims = self.colorizer.nll(lightness, gt_lab[1:].astype(np.float32))
             nll = (float(nats), int(dims))
         return ab, lab_to_rgb8(gt_lab[0], ab), nll
 

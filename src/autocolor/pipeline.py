@@ -32,6 +32,8 @@ from autocolor.decode import (
     DecodeOptions,
     check_method,
     decoding_methods,
+    has_likelihood,
+    negative_log_likelihood,
     output_kind_of,
     predict_ab,
 )
@@ -294,6 +296,32 @@ class Colorizer:
             target = network_input_size(self.net, *lightness.shape, self.size)
             ab_low = self._decode(resize_lightness(full, target))[0].cpu().numpy()
         return np.asarray(upsample_ab(ab_low, lightness, method=self.upsample), dtype=np.float32)
+
+    @property
+    def has_likelihood(self) -> bool:
+        """Whether :meth:`nll` applies (likelihood models such as PIC)."""
+        return has_likelihood(self.net)
+
+    def nll(self, lightness: np.ndarray, ab: np.ndarray) -> tuple[float, int]:
+        """Negative log-likelihood of a photo's true colours under the model.
+
+        Args:
+            lightness: ``(H, W)`` L* in ``[0, 100]``.
+            ab: ``(2, H, W)`` true a*, b* (Lab units), same size.
+
+        Returns:
+            ``(nats, dims)``: the NLL of the ab at the network's resolution (L* and ab resized
+            to its input as for prediction, ab area-averaged) and the number of scored
+            dimensions; bits/dim = nats / (dims ln 2).
+        """
+        lightness = np.asarray(lightness, dtype=np.float32)
+        with torch.inference_mode():
+            full_l = torch.from_numpy(np.ascontiguousarray(lightness))[None, None].to(self.device)
+            full_ab = torch.from_numpy(np.ascontiguousarray(ab, dtype=np.float32))[None].to(self.device)
+            target = network_input_size(self.net, *lightness.shape, self.size)
+            small_ab = F.interpolate(full_ab, size=target, mode="area")
+            nats, dims = negative_log_likelihood(self.net, resize_lightness(full_l, target), small_ab)
+        return float(nats[0]), dims
 
     def colorize_lightness(self, lightness: np.ndarray) -> np.ndarray:
         """``(H, W)`` L* -> ``(H, W, 3)`` float32 sRGB in ``[0, 1]`` whose L* is the input's."""

@@ -138,6 +138,38 @@ def predict_ab(net: nn.Module, lightness: torch.Tensor, options: DecodeOptions) 
     return _entry(kind).decoder(net, lightness, options)
 
 
+#: output_kind -> fn(net, lightness (N,1,h,w), ab (N,2,h,w) Lab) -> (nats (N,), dims per image).
+Likelihood = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, int]]
+_LIKELIHOODS: dict[str, Likelihood] = {}
+
+
+def register_likelihood(output_kind: str) -> Callable[[Likelihood], Likelihood]:
+    """Register the exact negative log-likelihood of ground-truth ab for a likelihood model kind."""
+
+    def decorator(fn: Likelihood) -> Likelihood:
+        _LIKELIHOODS[output_kind] = fn
+        return fn
+
+    return decorator
+
+
+def has_likelihood(net: nn.Module) -> bool:
+    """Whether ``net``'s output kind defines a likelihood of the true colours (PIC does)."""
+    return output_kind_of(net) in _LIKELIHOODS
+
+
+def negative_log_likelihood(net: nn.Module, lightness: torch.Tensor, ab: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """NLL in nats of ``ab`` ``(N, 2, h, w)`` given L* ``(N, 1, h, w)`` at the network's input size.
+
+    Returns ``(nats (N,), dims)`` where ``dims`` is the number of scored dimensions per image
+    (2 per chroma pixel for PIC); bits/dim = nats / (dims ln 2).
+    """
+    kind = output_kind_of(net)
+    if kind not in _LIKELIHOODS:
+        raise UsageError(f"models with {kind!r} output define no likelihood")
+    return _LIKELIHOODS[kind](net, lightness, ab)
+
+
 def _bin_grid(net: nn.Module, device: torch.device) -> torch.Tensor:
     # A network trained on another quantisation can carry its own grid; CIC nets use the 313 bins.
     grid = getattr(net, "ab_grid", None)

@@ -28,9 +28,10 @@ from contextlib import contextmanager
 import torch
 import torch.nn.functional as F
 
-from autocolor.decode import DecodeOptions, register_decoder
+from autocolor.decode import DecodeOptions, register_decoder, register_likelihood
+from autocolor.decode.logistic_mixture import log_prob, quantize
 from autocolor.decode.logistic_mixture import sample as sample_mixture
-from autocolor.models.pic import PicNet, denormalize_ab
+from autocolor.models.pic import PicNet, denormalize_ab, normalize_ab
 from autocolor.models.pixelcnn_layers import GatedResnet, WNConv2d, concat_elu
 
 
@@ -236,3 +237,21 @@ def _decode_ab_mixture(
     return sample_cached(
         _pic_net(net), lightness.float(), temperature=temperature, generator=options.generator
     )
+
+
+def chroma_targets(net: PicNet, ab: torch.Tensor) -> torch.Tensor:
+    """Ground truth ``(N, 2, H, W)`` Lab -> the levels PIC scores, ``(N, 2, H/d, W/d)`` in ``[-1, 1]``.
+
+    ab is brought to the chroma resolution with the network's own pooling, normalised and
+    rounded to the mixture's 256 levels, so the likelihood is an exact discrete probability.
+    """
+    return quantize(normalize_ab(net.pool_chroma(ab)))
+
+
+@register_likelihood("ab_mixture")
+def _mixture_nll(net: torch.nn.Module, lightness: torch.Tensor, ab: torch.Tensor) -> tuple[torch.Tensor, int]:
+    assert isinstance(net, PicNet)
+    target = chroma_targets(net, ab.float())
+    params = net(lightness, denormalize_ab(target))  # teacher forcing with the scored levels
+    lp = log_prob(params.float(), target, net.chroma_lightness(lightness))
+    return -lp.sum(dim=(-2, -1)), 2 * lp.shape[-2] * lp.shape[-1]

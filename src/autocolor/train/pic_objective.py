@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from autocolor.decode.autoregressive import chroma_targets
 from autocolor.decode.logistic_mixture import bits_per_dim, quantize
 from autocolor.models.pic import PicNet, denormalize_ab, normalize_ab
 
@@ -49,12 +50,9 @@ class PicObjective:
     def targets(self, net: PicNet, ab: torch.Tensor) -> torch.Tensor:
         """Ground truth ``(N, 2, H, W)`` Lab -> levels ``(N, 2, H/d, W/d)`` in ``[-1, 1]``."""
         d = net.downsample
-        if self.pooling == "area":
-            small = nn.functional.avg_pool2d(ab, d)
-        elif self.pooling == "subsample":
-            small = ab[:, :, ::d, ::d]
-        else:
-            small = net.pool_chroma(ab)
+        if self.pooling is None:
+            return chroma_targets(net, ab)
+        small = nn.functional.avg_pool2d(ab, d) if self.pooling == "area" else ab[:, :, ::d, ::d]
         return quantize(normalize_ab(small))
 
     def __call__(
