@@ -9,8 +9,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from autocolor.color.bins import cic_ab_grid, nearest_bin
+from autocolor.color.bins import cic_ab_grid
 from autocolor.color.lab import rgb_to_lab
+from autocolor.color.prior import ab_histogram
 from autocolor.data.folder import load_rgb
 
 
@@ -25,15 +26,14 @@ def count_ab_bins(
         float64 ``(313,)`` counts (not normalised); unreadable files are skipped.
     """
     grid = cic_ab_grid()
-    counts = torch.zeros(len(grid), dtype=torch.float64)
+    counts = np.zeros(len(grid), dtype=np.float64)
     for i, path in enumerate(paths):
         try:
             image = load_rgb(path).resize((thumbnail, thumbnail), Image.Resampling.BILINEAR)
         except (OSError, ValueError):
             continue
         rgb = torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0).permute(2, 0, 1)
-        ab = rgb_to_lab(rgb)[None, 1:]
-        counts += torch.bincount(nearest_bin(ab, grid).flatten(), minlength=len(grid)).double()
+        counts += ab_histogram(rgb_to_lab(rgb)[None, 1:], grid)
         if progress is not None:
             progress(i + 1)
-    return counts.numpy()
+    return counts
