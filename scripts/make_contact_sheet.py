@@ -10,9 +10,12 @@ Examples::
     python scripts/make_contact_sheet.py ../shared/data/legacy -o docs/legacy.png \\
         --model cic.eccv16 --model cic.eccv16:mode --model larsson.vgg16 --limit 6
     python scripts/make_contact_sheet.py a.jpg b.jpg -o sheet.png --model pic.small --seed 1
+    python scripts/make_contact_sheet.py photos/ -o docs/pic.jpg --model pic.small128 --samples 4 --original
 
 A model is ``NAME`` or ``NAME:DECODING`` (e.g. ``cic.eccv16:mode``); ``--seed`` makes sampling
-decoders repeatable. Unreadable photos are reported and left out.
+decoders repeatable. With ``--samples N`` each model gives N columns drawn exactly as
+``autocolor sample`` draws them (seeds ``seed .. seed+N-1``, :mod:`autocolor.sampling`).
+Unreadable photos are reported and left out.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from autocolor.cli.common import discover_inputs, one_line
@@ -27,6 +31,8 @@ from autocolor.errors import AutocolorError
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
+
+    from autocolor.imagefile import Photo
 
 
 def _parse_model(text: str) -> tuple[str, str | None]:
@@ -44,6 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cell", type=int, default=256, help="longest side of each image, px (default 256)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--seed", type=int, default=0, help="seed for sampling decoders (default 0)")
+    parser.add_argument("--samples", type=int, default=1,
+                        help="N columns per model, drawn as `autocolor sample` draws them (default 1: one colorize)")
+    parser.add_argument("--temperature", type=float, default=None,
+                        help="sampling temperature with --samples (default: the model's)")
     parser.add_argument("--offline", action="store_true", help="never download weights")
     parser.add_argument("--original", action="store_true",
                         help="add a last column with the photo as stored (the ground truth of colour photos)")
@@ -53,7 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the script; returns the exit status (0 ok, 1 failure, 2 bad arguments)."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.samples < 1:
+        parser.error("--samples must be at least 1")
     try:
         return _make_sheet(args)
     except AutocolorError as exc:
@@ -70,12 +83,38 @@ def _stored_rgb(path: str) -> np.ndarray:
         return np.asarray(ImageOps.exif_transpose(image).convert("RGB"), dtype=np.float32) / 255.0
 
 
+def _column_maker(
+    name: str, decoding: str | None, args: argparse.Namespace
+) -> Callable[[Photo], list[tuple[np.ndarray, str]]]:
+    """Load one model and return ``photo -> [(image, label), ...]``: one colorization, or with
+    ``--samples N`` N samples (seeds ``args.seed ..``) drawn exactly as ``autocolor sample`` does."""
+    from autocolor.pipeline import Colorizer
+    from autocolor.sampling import draw_samples, plan_sampling
+
+    pretrained = not args.random_weights
+    if args.samples == 1:
+        single = Colorizer(name, args.device, decoding=decoding, seed=args.seed,
+                           pretrained=pretrained, offline=args.offline)  # fmt: skip
+        label = name if decoding is None else f"{name}:{decoding}"
+        return lambda photo: [(single.colorize_photo(photo), label)]
+    plan = plan_sampling(name, temperature=args.temperature)
+    sampler = Colorizer(plan.model, args.device, decoding=plan.decoding, temperature=plan.temperature,
+                        extra=plan.extra, pretrained=pretrained, offline=args.offline)  # fmt: skip
+    seeds = list(range(args.seed, args.seed + args.samples))
+
+    def samples(photo: Photo) -> list[tuple[np.ndarray, str]]:
+        images = draw_samples(sampler, plan, photo.lightness, seeds)
+        return [(image, f"{name} #{seed}") for image, seed in zip(images, seeds, strict=True)]
+
+    return samples
+
+
 def _make_sheet(args: argparse.Namespace) -> int:
     import numpy as np
 
     from autocolor.contactsheet import make_contact_sheet, save_contact_sheet, thumbnail
     from autocolor.imagefile import Photo, read_photo
-    from autocolor.pipeline import DEFAULT_MODEL, Colorizer, lightness_ab_to_rgb
+    from autocolor.pipeline import DEFAULT_MODEL, lightness_ab_to_rgb
 
     models = [_parse_model(m) for m in (args.models or [DEFAULT_MODEL])]
     items, _ = discover_inputs(args.inputs)
@@ -91,7 +130,8 @@ def _make_sheet(args: argparse.Namespace) -> int:
         print("make_contact_sheet: error: no readable photos", file=sys.stderr)
         return 1
 
-    columns = 1 + len(models) + int(args.original)
+    per_model = args.samples
+    columns = 1 + len(models) * per_model + int(args.original)
     cells: list[np.ndarray | None] = [None] * (len(photos) * columns)
     labels = [""] * len(cells)
     for row, photo in enumerate(photos):
@@ -99,13 +139,14 @@ def _make_sheet(args: argparse.Namespace) -> int:
         cells[row * columns] = thumbnail(gray, args.cell)
         labels[row * columns] = Path(photo.source).stem
     # One model at a time, loaded once: only one network is in memory.
-    for column, (name, decoding) in enumerate(models, start=1):
-        colorizer = Colorizer(name, args.device, decoding=decoding, seed=args.seed,
-                              pretrained=not args.random_weights, offline=args.offline)  # fmt: skip
+    for index, (name, decoding) in enumerate(models):
+        first = 1 + index * per_model
+        column_images = _column_maker(name, decoding, args)
         for row, photo in enumerate(photos):
-            cells[row * columns + column] = thumbnail(colorizer.colorize_photo(photo), args.cell)
-            labels[row * columns + column] = name if decoding is None else f"{name}:{decoding}"
-        del colorizer
+            for offset, (image, label) in enumerate(column_images(photo)):
+                cells[row * columns + first + offset] = thumbnail(image, args.cell)
+                labels[row * columns + first + offset] = label
+        del column_images
     if args.original:
         for row, photo in enumerate(photos):
             cells[row * columns + columns - 1] = thumbnail(_stored_rgb(photo.source), args.cell)
@@ -113,7 +154,8 @@ def _make_sheet(args: argparse.Namespace) -> int:
     sheet = make_contact_sheet([c for c in cells if c is not None], labels, columns=columns, cell=args.cell)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     written = save_contact_sheet(args.output, sheet)
-    print(f"wrote {written} ({len(photos)} photos x {len(models)} models)")
+    samples = f", {per_model} samples each" if per_model > 1 else ""
+    print(f"wrote {written} ({len(photos)} photos x {len(models)} models{samples})")
     return 0
 
 

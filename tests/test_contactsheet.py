@@ -170,3 +170,31 @@ def test_script_original_column_shows_the_stored_colours(tmp_path: Path) -> None
         sheet = np.asarray(img.convert("RGB")).astype(int)
     top, left, height, width = layout.cell_box(2)
     assert np.abs(sheet[top : top + height, left : left + width] - (200, 40, 40)).max() <= 2
+
+
+def test_script_samples_give_one_column_per_seed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rng = np.random.default_rng(1)
+    Image.fromarray(rng.integers(0, 256, (32, 32), dtype=np.uint8), mode="L").save(tmp_path / "a.png")
+    out = tmp_path / "sheet.png"
+    args = [str(tmp_path / "a.png"), "-o", str(out), "--model", "pic.tiny", "--samples", "3", "--seed", "5",
+            "--temperature", "1.5", "--cell", "32", "--random-weights", "--device", "cpu"]  # fmt: skip
+    assert _script().main(args) == 0
+    assert "1 photos x 1 models, 3 samples each" in capsys.readouterr().out
+    layout = sheet_layout([(32, 32)] * 4, columns=4, cell=32)
+    with Image.open(out) as img:
+        assert (img.height, img.width) == layout.shape
+        sheet = np.asarray(img.convert("RGB")).astype(int)
+    cells = []
+    for index in range(1, 4):
+        top, left, height, width = layout.cell_box(index)
+        cells.append(sheet[top : top + height, left : left + width])
+    assert not np.array_equal(cells[0], cells[1]) and not np.array_equal(cells[1], cells[2])  # seeds 5, 6, 7
+    assert _script().main(args) == 0  # the same seeds draw the same sheet
+    with Image.open(out) as img:
+        assert np.array_equal(np.asarray(img.convert("RGB")).astype(int), sheet)
+
+
+def test_script_rejects_zero_samples(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as exc:
+        _script().main([str(tmp_path / "a.png"), "-o", str(tmp_path / "s.png"), "--samples", "0"])
+    assert exc.value.code == 2
