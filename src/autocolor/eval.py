@@ -97,6 +97,7 @@ class EvalConfig:
     grid: np.ndarray | None = None
     device: str = "auto"
     seed: int | None = 0
+    temperature: float | None = None  # for every model's annealing / sampling; None = each model's own
     fid: bool = False
     fid_weights: Path | None = None
     limit: int | None = None
@@ -207,6 +208,7 @@ def build_protocol(config: EvalConfig, rebalancing: dict[str, Any]) -> dict[str,
         "bits_per_dim": "pooled NLL / (dims ln 2), only for models that expose nll()",
         "device": config.device,
         "seed": config.seed,
+        "temperature": "each model's default" if config.temperature is None else config.temperature,
     }
 
 

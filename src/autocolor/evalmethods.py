@@ -145,7 +145,12 @@ def make_predictors(config: EvalConfig) -> list[Predictor]:
 
         for name in config.models:
             colorizer = Colorizer(
-                name, device=config.device, seed=config.seed, pretrained=config.pretrained, offline=config.offline
+                name,
+                device=config.device,
+                seed=config.seed,
+                temperature=config.temperature,
+                pretrained=config.pretrained,
+                offline=config.offline,
             )
             predictors.append(ModelPredictor(name, colorizer))
     names = [p.name for p in predictors]

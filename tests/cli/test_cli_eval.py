@@ -125,3 +125,21 @@ def test_fid_without_weights_says_what_to_fetch(tmp_path: Path) -> None:
     result = run("--data", str(tmp_path / "gt"), "--baseline", "gray", "--fid")
     assert result.exit_code == 1
     assert "fetch-weights fid.inception" in result.stderr
+
+
+def test_temperature_reaches_the_sampler_and_the_protocol(tmp_path: Path) -> None:
+    make_photos(tmp_path / "gt")
+
+    def scores(*extra: str) -> dict:
+        result = run("--data", str(tmp_path / "gt"), "--model", "pic.tiny", "--random-weights", "--device", "cpu",
+                     "--resolution", "32", "--json", "-", "-q", *extra)  # fmt: skip
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    default, cold, cold_again = scores(), scores("--temperature", "0.05"), scores("--temperature", "0.05")
+    assert default["protocol"]["temperature"] == "each model's default"
+    assert cold["protocol"]["temperature"] == 0.05
+    assert cold["summary"] == cold_again["summary"]  # same seed, same temperature: same numbers
+    # The option reached the decoder: other draws, other numbers (random weights, so no direction).
+    assert cold["summary"]["pic.tiny"]["rmse_ab"] != default["summary"]["pic.tiny"]["rmse_ab"]
+    assert run("--data", str(tmp_path / "gt"), "--temperature", "0").exit_code == 2

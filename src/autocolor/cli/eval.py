@@ -39,6 +39,7 @@ Examples:
   autocolor eval --data val/ --predictions theirs=out_other_tool/ --json scores.json --csv scores.csv
   autocolor eval --data val/ --model cic.eccv16 --prior my_prior.npy --resolution 256x256
   autocolor eval --data val/ --model cic.eccv16 --fid      # after: autocolor fetch-weights fid.inception
+  autocolor eval --data val/ --model pic.small --temperature 0.7 --seed 1   # samples at T = 0.7
 
 \b
 Metrics (each module of autocolor.metrics states its exact protocol):
@@ -76,6 +77,9 @@ rest) or an error; 2 bad usage.""",
 @click.option("--device", default="auto", show_default=True, metavar="auto|cpu|cuda[:N]", help="Where models run.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed for sampling decoders (same seed, same numbers).")
+@click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Temperature of every model's annealed mean or sampling decoder (> 0); "
+              "default: each model's own.")
 @click.option("--offline", is_flag=True, help="Never download model weights.")
 @click.option("--random-weights", is_flag=True, hidden=True, envvar="AUTOCOLOR_RANDOM_WEIGHTS")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Score only the first N photos (sorted).")
@@ -101,6 +105,7 @@ def eval_command(
     fid_weights: Path | None,
     device: str,
     seed: int,
+    temperature: float | None,
     offline: bool,
     random_weights: bool,
     limit: int | None,
@@ -131,6 +136,7 @@ def eval_command(
         rebalance_lambda=rebalance_lambda,
         device=device,
         seed=seed,
+        temperature=temperature,
         fid=fid or fid_weights is not None,
         fid_weights=fid_weights,
         limit=limit,
