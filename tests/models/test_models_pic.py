@@ -15,8 +15,22 @@ def test_registry_entries() -> None:
     assert (info.input_size, info.output_kind) == (128, "ab_mixture")
     assert (info.decoding, info.temperature) == ("sample", 1.0)
     assert model_info("pic.tiny").tiny and not model_info("pic.small").tiny
-    assert {"pic.imagenet", "pic.small"} <= set(list_models())
+    assert {"pic.imagenet", "pic.small", "pic.small128"} <= set(list_models())
     assert "pic.tiny" not in list_models()
+
+
+def test_small128_is_small_at_twice_the_resolution() -> None:
+    """pic.small's weights load into pic.small128 (its training starts from them) and give a
+    32x32 chroma grid at the 128x128 input, pic.imagenet's resolution."""
+    assert (model_info("pic.small128").input_size, model_info("pic.small").input_size) == (128, 64)
+    small = create_model("pic.small").eval()
+    larger = create_model("pic.small128").eval()
+    larger.load_state_dict(small.state_dict(), strict=True)
+    lightness = torch.rand(1, 1, 128, 128) * 100
+    ab = torch.zeros(1, 2, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(larger(lightness, ab), small(lightness, ab))  # same layers, any size
+        assert larger(lightness, ab).shape == (1, 80, 32, 32)
 
 
 def test_imagenet_layout_matches_the_official_network() -> None:

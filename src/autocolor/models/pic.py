@@ -309,6 +309,16 @@ def pic_small(**overrides: object) -> PicNet:
     return PicNet(_with(SMALL_CONFIG, overrides))
 
 
+@register_model("pic.small128", output_kind="ab_mixture", input_size=128, decoding="sample")
+def pic_small128(**overrides: object) -> PicNet:
+    """PIC, ``pic.small``'s network run at 128x128 L*, i.e. 32x32 chroma as ``pic.imagenet``.
+
+    The layers are the same as ``pic.small`` (a 4x chroma downsampling, fully convolutional), so
+    its weights load here and serve as the starting point of training (configs/pic_small128.toml).
+    """
+    return PicNet(_with(replace(SMALL_CONFIG, input_size=128), overrides))
+
+
 @register_model("pic.tiny", output_kind="ab_mixture", input_size=32, decoding="sample", tiny=True)
 def pic_tiny(**overrides: object) -> PicNet:
     """PIC, tiny random variant for tests: 32x32 L*, 8x8 chroma, 3 mixture components."""
