@@ -165,3 +165,23 @@ def test_samples_follow_the_likelihood(
         exact, empirical = exact.sum(dim=1), empirical.sum(dim=1)
     total_variation = 0.5 * (empirical - exact).abs().sum().item()
     assert total_variation < tolerance
+
+
+def test_temperature_narrows_components_but_keeps_their_weights() -> None:
+    """The official ``scale_var``: components are chosen with the model's weights at any
+    temperature > 0; only the logistic noise shrinks (here from 0.05 to 0.025)."""
+    k = 2
+    logits = torch.log(torch.tensor([0.7, 0.3]))
+    coeffs = torch.zeros(3 * k)  # a and b independent of L and of each other
+    mean_a, mean_b = torch.tensor([-0.5, 0.5]), torch.zeros(k)
+    log_scale = torch.full((k,), math.log(0.05))
+    params = torch.cat((logits, coeffs, mean_a, log_scale, mean_b, log_scale)).view(1, 8 * k, 1, 1)
+    params = params.expand(1, 8 * k, 200, 200)  # 40,000 independent pixels
+    lum = torch.zeros(1, 1, 200, 200)
+    for temperature in (1.0, 0.5):
+        a = sample(params, lum, temperature=temperature, generator=torch.Generator().manual_seed(3))[0, 0]
+        second = a > 0
+        assert second.float().mean().item() == pytest.approx(0.3, abs=0.01)
+        # logistic std = scale * pi / sqrt(3), times the temperature
+        spread = (a[second] - 0.5).std().item()
+        assert spread == pytest.approx(temperature * 0.05 * math.pi / math.sqrt(3), rel=0.05)

@@ -136,12 +136,16 @@ def sample(
 ) -> torch.Tensor:
     """Draw ``(a, b)`` levels ``(N, 2, h, w)`` in ``[-1, 1]`` from the mixture, pixels independently.
 
-    ``temperature`` 1 samples the model's distribution exactly (a continuous logistic draw
-    rounded to its level has exactly the discretized mass). Other values scale the logistic
-    scales (the official ``scale_var``) and divide the mixture logits; 0 is deterministic: the
-    most probable component's mean, rounded (the "mode" sample). Random numbers are drawn in a
-    fixed order (mixture noise ``(N, K, h, w)``, then logistic noise ``(N, 2, h, w)``), so the
-    same generator state gives the same sample.
+    ``temperature`` is the official sampler's ``scale_var``: the mixture component is drawn from
+    the model's own weights (Gumbel-max on the unscaled logits) and the logistic noise is
+    multiplied by ``temperature``. 1 samples the model's distribution exactly (a continuous
+    logistic draw rounded to its level has exactly the discretized mass); below 1 each
+    component is narrowed but the components keep their weights, so the colour mix of a scene
+    is not biased towards its dominant hue (dividing the logits as well did that: lower
+    temperatures drifted to green). 0 is deterministic, a project choice where the official
+    code still draws the component: the most probable component's mean, rounded (the "mode"
+    sample). Random numbers are drawn in a fixed order (mixture noise ``(N, K, h, w)``, then
+    logistic noise ``(N, 2, h, w)``), so the same generator state gives the same sample.
     """
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
@@ -153,7 +157,7 @@ def sample(
     else:
         u_mix = _uniform((n, k, h, w), params, generator)
         gumbel = -torch.log(-torch.log(u_mix))
-        choice = (mix.logits / temperature + gumbel).argmax(dim=1, keepdim=True)
+        choice = (mix.logits + gumbel).argmax(dim=1, keepdim=True)
         u = _uniform((n, 2, h, w), params, generator)
         noise = temperature * (torch.log(u) - torch.log1p(-u))
 
