@@ -89,7 +89,7 @@ def _column_maker(
     """Load one model and return ``photo -> [(image, label), ...]``: one colorization, or with
     ``--samples N`` N samples (seeds ``args.seed ..``) drawn exactly as ``autocolor sample`` does."""
     from autocolor.pipeline import Colorizer
-    from autocolor.sampling import draw_samples, plan_sampling
+    from autocolor.sampling import DrawnSample, draw_samples, plan_sampling
 
     pretrained = not args.random_weights
     if args.samples == 1:
@@ -103,8 +103,11 @@ def _column_maker(
     seeds = list(range(args.seed, args.seed + args.samples))
 
     def samples(photo: Photo) -> list[tuple[np.ndarray, str]]:
-        images = draw_samples(sampler, plan, photo.lightness, seeds)
-        return [(image, f"{name} #{seed}") for image, seed in zip(images, seeds, strict=True)]
+        def label(sample: DrawnSample) -> str:
+            bits = "" if sample.bits_per_dim is None else f" {sample.bits_per_dim:.2f} b/d"
+            return f"{name} #{sample.seed}{bits}"
+
+        return [(sample.rgb, label(sample)) for sample in draw_samples(sampler, plan, photo.lightness, seeds)]
 
     return samples
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -11,7 +12,7 @@ import pytest
 import torch
 
 from autocolor.errors import UsageError
-from autocolor.pipeline import DEFAULT_MODEL, Colorizer
+from autocolor.pipeline import DEFAULT_MODEL, Colorizer, resize_lightness
 from autocolor.sampling import (
     FALLBACK_METHOD,
     _ReusedOutput,
@@ -73,10 +74,10 @@ def test_fallback_runs_the_network_once_for_all_samples() -> None:
     calls = []
     colorizer.net.register_forward_hook(lambda *_: calls.append(1))
     lightness = np.linspace(0, 100, 40 * 60, dtype=np.float32).reshape(40, 60)
-    images = list(draw_samples(colorizer, plan_sampling("cic.tiny"), lightness, [0, 1, 2, 3]))
-    assert len(calls) == 1 and len(images) == 4
-    assert all(image.shape == (40, 60, 3) for image in images)
-    assert not np.array_equal(images[0], images[1])
+    drawn = list(draw_samples(colorizer, plan_sampling("cic.tiny"), lightness, [0, 1, 2, 3]))
+    assert len(calls) == 1 and [d.seed for d in drawn] == [0, 1, 2, 3]
+    assert all(d.rgb.shape == (40, 60, 3) and d.bits_per_dim is None for d in drawn)  # no likelihood
+    assert not np.array_equal(drawn[0].rgb, drawn[1].rgb)
     # The stand-in is transparent for decoders (attributes) and recomputes on a new input.
     reused = _ReusedOutput(colorizer.net)
     assert reused.output_kind == "ab_bins"
@@ -103,3 +104,26 @@ def test_gcp_options_reach_the_decoder_extras(monkeypatch: pytest.MonkeyPatch) -
     assert plan_sampling("gcp.fake", class_ref="207").extra == {"class_id": 207}
     with pytest.raises(UsageError, match="temperature 0"):
         plan_sampling("gcp.fake", temperature=0)
+
+
+def test_pic_samples_carry_their_own_bits_per_dim() -> None:
+    """The score is -log2 p(drawn chroma | L) per dimension, as the mixture itself gives it."""
+    from autocolor.decode.autoregressive import sample_cached
+    from autocolor.decode.logistic_mixture import log_prob
+    from autocolor.models.pic import normalize_ab
+
+    colorizer = Colorizer("pic.tiny", "cpu", pretrained=False)
+    lightness = np.linspace(0, 100, 48 * 40, dtype=np.float32).reshape(48, 40)
+    plan = plan_sampling("pic.tiny", temperature=1.0)
+    first, second = draw_samples(colorizer, plan, lightness, [4, 5])
+    assert first.bits_per_dim is not None and second.bits_per_dim is not None
+    assert first.bits_per_dim != second.bits_per_dim and first.bits_per_dim > 0
+    # The same draw by hand: sample at the network input, score the levels teacher-forced.
+    net = colorizer.net
+    with torch.inference_mode():
+        small = resize_lightness(torch.from_numpy(lightness)[None, None], colorizer.size)
+        ab = sample_cached(net, small, temperature=1.0, generator=torch.Generator().manual_seed(4))
+        levels = normalize_ab(ab)
+        lp = log_prob(net(small, ab), levels, net.chroma_lightness(small))
+    expected = -lp.sum().item() / (lp.numel() * 2 * math.log(2))
+    assert first.bits_per_dim == pytest.approx(expected, rel=1e-5)

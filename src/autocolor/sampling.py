@@ -16,13 +16,19 @@ Library use::
     plan = plan_sampling("pic.small", temperature=0.8)
     colorizer = Colorizer(plan.model, decoding=plan.decoding, temperature=plan.temperature,
                           extra=plan.extra)
-    for rgb in draw_samples(colorizer, plan, read_photo("old.jpg").lightness, seeds=[0, 1, 2]):
-        ...  # (H, W, 3) float32 sRGB in [0, 1]
+    for drawn in draw_samples(colorizer, plan, read_photo("old.jpg").lightness, seeds=[0, 1, 2]):
+        ...  # drawn.rgb: (H, W, 3) float32 sRGB in [0, 1]; drawn.bits_per_dim: its likelihood
+
+Likelihood models (PIC) also score every sample: ``bits_per_dim`` is ``-log2 p(ab | L)`` per
+dimension of the drawn chroma under the model itself, one teacher-forced pass. Lower is more
+probable; at temperature 1 its average is the model's entropy, so it tells a typical sample
+from an unlikely one (a rare colour drawn somewhere) in the model's own terms.
 """
 
 from __future__ import annotations
 
 import importlib
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -33,7 +39,7 @@ import torch
 from torch import nn
 
 from autocolor.color.upsample import upsample_ab
-from autocolor.decode import DecodeOptions, decoding_methods, predict_ab
+from autocolor.decode import DecodeOptions, decoding_methods, has_likelihood, negative_log_likelihood, predict_ab
 from autocolor.devices import autocast_context, inference_dtype
 from autocolor.errors import AutocolorError, UsageError
 from autocolor.models import model_info
@@ -211,10 +217,37 @@ class _ReusedOutput:
         self._input = self._output = None
 
 
+@dataclass(frozen=True)
+class DrawnSample:
+    """One colorization drawn by :func:`draw_samples`.
+
+    Attributes:
+        seed: the ``torch.Generator`` seed it was drawn with.
+        rgb: ``(H, W, 3)`` float32 sRGB in ``[0, 1]`` whose L* is the photo's.
+        bits_per_dim: for likelihood models, ``-log2 p(chroma | L)`` per dimension of the drawn
+            chroma (at the network's resolution) under the model; ``None`` for the others.
+    """
+
+    seed: int
+    rgb: np.ndarray
+    bits_per_dim: float | None
+
+
+def sample_bits_per_dim(net: nn.Module, small: torch.Tensor, ab: torch.Tensor) -> float:
+    """Bits/dim of one drawn chroma ``ab`` ``(1, 2, h, w)`` given the network input L* ``small``
+    ``(1, 1, H, W)``. ``ab`` is repeated to ``(H, W)`` so that the likelihood's pooling brings
+    back exactly the drawn levels."""
+    rows, cols = small.shape[-2] // ab.shape[-2], small.shape[-1] // ab.shape[-1]
+    full = ab.repeat_interleave(rows, dim=-2).repeat_interleave(cols, dim=-1)
+    nats, dims = negative_log_likelihood(net, small.float(), full.float())
+    return float(nats.sum()) / (dims * math.log(2.0))
+
+
 def draw_samples(
     colorizer: Colorizer, plan: SamplingPlan, lightness: np.ndarray, seeds: list[int]
-) -> Iterator[np.ndarray]:
-    """Yield one full-resolution colorization per seed, in order.
+) -> Iterator[DrawnSample]:
+    """Yield one full-resolution colorization per seed, in order, with its bits/dim when the
+    model has a likelihood.
 
     Args:
         colorizer: the loaded model, input size and upsampling (its own decoding is not used).
@@ -223,12 +256,12 @@ def draw_samples(
         seeds: one ``torch.Generator`` seed per sample.
 
     Yields:
-        ``(H, W, 3)`` float32 sRGB in ``[0, 1]`` whose L* is ``lightness``; the same seed gives
-        the same image, whatever the other seeds.
+        :class:`DrawnSample`; the same seed gives the same sample, whatever the other seeds.
     """
     device = colorizer.device
     reused = _ReusedOutput(colorizer.net) if plan.fallback else None
     net = cast("nn.Module", reused) if reused is not None else colorizer.net
+    scored = not plan.fallback and has_likelihood(colorizer.net)
 
     def decode(small: torch.Tensor, seed: int, reduced_precision: bool) -> torch.Tensor:
         options = DecodeOptions(
@@ -251,5 +284,6 @@ def draw_samples(
                 if reused is not None:
                     reused.forget()
                 ab = decode(small, seed, False)
+            bits = sample_bits_per_dim(colorizer.net, small, ab) if scored else None
             ab_full = upsample_ab(ab[0].cpu().numpy(), lightness, method=colorizer.upsample)
-            yield lightness_ab_to_rgb(lightness, np.asarray(ab_full, dtype=np.float32))
+            yield DrawnSample(seed, lightness_ab_to_rgb(lightness, np.asarray(ab_full, dtype=np.float32)), bits)

@@ -104,7 +104,10 @@ def test_generative_model_samples_natively(tmp_path: Path) -> None:
     record = json.loads(first.stdout)
     assert record["method"] == "sample" and record["temperature"] == 1.0
     assert [s["seed"] for s in record["samples"]] == [0, 1]
+    bits = [s["bits_per_dim"] for s in record["samples"]]  # each sample's likelihood under the model
+    assert all(b > 0 for b in bits) and bits[0] != bits[1]
     again = run(*args, "-o", str(tmp_path / "b"))
+    assert [s["bits_per_dim"] for s in json.loads(again.stdout)["samples"]] == bits
     a, b = sample_paths(tmp_path / "a", "old", 2), sample_paths(tmp_path / "b", "old", 2)
     assert again.exit_code == 0
     assert a[0].read_bytes() == b[0].read_bytes() and a[1].read_bytes() == b[1].read_bytes()

@@ -12,7 +12,7 @@ import os
 import re
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,7 +38,7 @@ from autocolor.errors import OutputError, UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
     from autocolor.pipeline import Colorizer
-    from autocolor.sampling import SamplingPlan
+    from autocolor.sampling import DrawnSample, SamplingPlan
 
 SAMPLE_TAG = "_sample"
 SHEET_TAG = "_samples"
@@ -59,6 +59,7 @@ class SampleJob:
     sheet: str
     write: set[str]
     result: ItemResult
+    bits_per_dim: dict[int, float | None] = field(default_factory=dict)  # seed -> bits/dim, once drawn
 
 
 def _plan_jobs(
@@ -124,12 +125,14 @@ def _run_job(job: SampleJob, colorizer: Colorizer, plan: SamplingPlan, format_: 
         cells, labels = [thumbnail(gray, SHEET_CELL)], ["input"]
         seeds = [seed for seed, _ in job.samples]
         progress.working_on(Path(job.item.path).name)
-        for (seed, path), rgb in zip(job.samples, draw_samples(colorizer, plan, photo.lightness, seeds), strict=True):
+        drawn = draw_samples(colorizer, plan, photo.lightness, seeds)
+        for (seed, path), sample in zip(job.samples, drawn, strict=True):
             if path in job.write:
                 ensure_parent(path)
-                write_photo(path, rgb, like=photo, format=format_)
-            cells.append(thumbnail(rgb, SHEET_CELL))
-            labels.append(f"seed {seed}")
+                write_photo(path, sample.rgb, like=photo, format=format_)
+            cells.append(thumbnail(sample.rgb, SHEET_CELL))
+            labels.append(sample_label(sample))
+            job.bits_per_dim[seed] = sample.bits_per_dim
             progress.advance()
         sheet = make_contact_sheet(cells, labels, cell=SHEET_CELL)
         ensure_parent(job.sheet)
@@ -142,6 +145,13 @@ def _run_job(job: SampleJob, colorizer: Colorizer, plan: SamplingPlan, format_: 
     result.seconds = time.perf_counter() - start
 
 
+def sample_label(sample: DrawnSample) -> str:
+    """Caption of a sample on the sheet: its seed, and its bits/dim for likelihood models."""
+    if sample.bits_per_dim is None:
+        return f"seed {sample.seed}"
+    return f"seed {sample.seed}, {sample.bits_per_dim:.2f} bits/dim"
+
+
 def _json_record(job: SampleJob, plan: SamplingPlan) -> str:
     record = json.loads(job.result.to_json())
     record.update(
@@ -149,6 +159,7 @@ def _json_record(job: SampleJob, plan: SamplingPlan) -> str:
         temperature=plan.temperature if plan.temperature is not None else 0.0,
         samples=[
             {"path": path, "seed": seed, "status": "ok" if path in job.write else "skipped"}
+            | ({"bits_per_dim": job.bits_per_dim[seed]} if job.bits_per_dim.get(seed) is not None else {})
             for seed, path in job.samples
         ],
         sheet=job.sheet,
@@ -205,11 +216,12 @@ def sample_command(
     Writes <name>_sample01.png ... <name>_sampleNN.png at full resolution (the photo's own
     lightness, alpha and metadata kept) and <name>_samples.png: the gray input, then the samples
     labelled with their seeds. Sample i uses seed SEED + i (SEED defaults to 0), so the same
-    seed gives the same samples. Generative models (PIC, GCP) draw whole-image samples; CIC and Larsson models can
-    only be sampled per pixel, a noisier FALLBACK (a note says so). Regression models cannot be
-    sampled. Default model: pic.small when its weights ship with autocolor, else the default
-    colorization model (fallback). Existing files are kept unless --overwrite. Exit status: 0 ok or skipped, 1 when a
-    photo failed, 2 for a usage error.
+    seed gives the same samples. Generative models (PIC, GCP) draw whole-image samples; PIC
+    also scores each one (bits/dim under the model, lower = more probable; on the sheet and in
+    --json). CIC and Larsson models can only be sampled per pixel, a noisier FALLBACK (a note
+    says so). Regression models cannot be sampled. Default model: pic.small128 when its weights
+    ship with autocolor, else the default colorization model (fallback). Existing files are kept
+    unless --overwrite. Exit status: 0 ok or skipped, 1 when a photo failed, 2 for a usage error.
 
     \b
     Examples:
