@@ -258,12 +258,53 @@ def draw_samples(
     Yields:
         :class:`DrawnSample`; the same seed gives the same sample, whatever the other seeds.
     """
-    device = colorizer.device
     reused = _ReusedOutput(colorizer.net) if plan.fallback else None
-    net = cast("nn.Module", reused) if reused is not None else colorizer.net
     scored = not plan.fallback and has_likelihood(colorizer.net)
+    lightness = np.ascontiguousarray(lightness, dtype=np.float32)
+    with torch.inference_mode():
+        full = torch.from_numpy(lightness)[None, None].to(colorizer.device)
+        small = resize_lightness(full, colorizer.size)
+        for seed in seeds:
+            ab = _draw_chroma(colorizer, plan, small, seed, reused)
+            bits = sample_bits_per_dim(colorizer.net, small, ab) if scored else None
+            ab_full = upsample_ab(ab[0].cpu().numpy(), lightness, method=colorizer.upsample)
+            yield DrawnSample(seed, lightness_ab_to_rgb(lightness, np.asarray(ab_full, dtype=np.float32)), bits)
 
-    def decode(small: torch.Tensor, seed: int, reduced_precision: bool) -> torch.Tensor:
+
+def rank_by_likelihood(
+    colorizer: Colorizer, plan: SamplingPlan, lightness: np.ndarray, seeds: list[int]
+) -> list[tuple[int, float]]:
+    """Draw each seed's sample at the network's resolution and score it: ``(seed, bits/dim)``,
+    most probable first (ties: lower seed first).
+
+    What ``autocolor sample --best-of`` keeps: the model's own judgement of which draws are
+    typical, which filters out the ones that drew a rare colour somewhere. Only the kept seeds
+    are then drawn at full resolution by :func:`draw_samples` (same seed, same sample), so the
+    candidates cost no upsampling and no memory.
+
+    Raises:
+        UsageError: the model has no likelihood (only PIC models can be ranked).
+    """
+    if plan.fallback or not has_likelihood(colorizer.net):
+        raise UsageError(f"{plan.model} defines no likelihood to rank its samples by; use a PIC model")
+    lightness = np.ascontiguousarray(lightness, dtype=np.float32)
+    scores = []
+    with torch.inference_mode():
+        small = resize_lightness(torch.from_numpy(lightness)[None, None].to(colorizer.device), colorizer.size)
+        for seed in seeds:
+            ab = _draw_chroma(colorizer, plan, small, seed, None)
+            scores.append((seed, sample_bits_per_dim(colorizer.net, small, ab)))
+    return sorted(scores, key=lambda item: (item[1], item[0]))
+
+
+def _draw_chroma(
+    colorizer: Colorizer, plan: SamplingPlan, small: torch.Tensor, seed: int, reused: _ReusedOutput | None
+) -> torch.Tensor:
+    """One sample ``(1, 2, h, w)`` float32 ab at the network's output resolution."""
+    device = colorizer.device
+    net = cast("nn.Module", reused) if reused is not None else colorizer.net
+
+    def decode(reduced_precision: bool) -> torch.Tensor:
         options = DecodeOptions(
             method=plan.decoding,
             temperature=plan.temperature if plan.temperature is not None else 1.0,
@@ -273,17 +314,10 @@ def draw_samples(
         with autocast_context(device, enabled=reduced_precision):
             return predict_ab(net, small, options).float()
 
-    lightness = np.ascontiguousarray(lightness, dtype=np.float32)
-    with torch.inference_mode():
-        full = torch.from_numpy(lightness)[None, None].to(device)
-        small = resize_lightness(full, colorizer.size)
-        for seed in seeds:
-            ab = decode(small, seed, True)
-            if inference_dtype(device) != torch.float32 and not torch.isfinite(ab).all():
-                # bf16 overflowed: redo this sample in fp32 with the same seed (as colorize does).
-                if reused is not None:
-                    reused.forget()
-                ab = decode(small, seed, False)
-            bits = sample_bits_per_dim(colorizer.net, small, ab) if scored else None
-            ab_full = upsample_ab(ab[0].cpu().numpy(), lightness, method=colorizer.upsample)
-            yield DrawnSample(seed, lightness_ab_to_rgb(lightness, np.asarray(ab_full, dtype=np.float32)), bits)
+    ab = decode(True)
+    if inference_dtype(device) != torch.float32 and not torch.isfinite(ab).all():
+        # bf16 overflowed: redo this sample in fp32 with the same seed (as colorize does).
+        if reused is not None:
+            reused.forget()
+        ab = decode(False)
+    return ab

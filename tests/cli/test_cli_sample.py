@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from click.testing import CliRunner, Result
 from PIL import Image
 
@@ -224,3 +225,29 @@ def test_help_has_examples_and_names_the_fallback() -> None:
     assert result.exit_code == 0
     assert "Examples:" in result.output and "autocolor sample old.jpg" in result.output
     assert "FALLBACK" in result.output and "--random-weights" not in result.output
+
+
+def test_best_of_keeps_the_most_probable_seeds_in_order(tmp_path: Path) -> None:
+    src = gray_image(tmp_path / "old.png", (40, 40))
+    every = run(str(src), "--n", "5", "--model", "pic.tiny", "--json", "-o", str(tmp_path / "all"), *CPU)
+    assert every.exit_code == 0, every.output
+    scores = {s["seed"]: s["bits_per_dim"] for s in json.loads(every.stdout)["samples"]}
+    best = run(str(src), "--n", "2", "--best-of", "5", "--model", "pic.tiny", "--json", "-o", str(tmp_path / "best"), *CPU)
+    assert best.exit_code == 0, best.output
+    kept = json.loads(best.stdout)["samples"]
+    assert [s["seed"] for s in kept] == sorted(scores, key=lambda seed: scores[seed])[:2]
+    assert [s["bits_per_dim"] for s in kept] == pytest.approx([scores[s["seed"]] for s in kept])
+    # sample01 of the ranked run is the most probable draw: the same file as that seed's sample.
+    first_seed = kept[0]["seed"]
+    same = sample_paths(tmp_path / "all", "old", 5)[first_seed]
+    assert sample_paths(tmp_path / "best", "old", 2)[0].read_bytes() == same.read_bytes()
+
+
+def test_best_of_usage_errors(tmp_path: Path) -> None:
+    src = gray_image(tmp_path / "old.png", (32, 32))
+    fewer = run(str(src), "--n", "3", "--best-of", "2", "--model", "pic.tiny", "-o", str(tmp_path), *CPU)
+    assert fewer.exit_code == 2 and "fewer than the 3 samples" in fewer.stderr
+    no_likelihood = run(str(src), "--n", "2", "--best-of", "4", "--model", "cic.tiny", "-o", str(tmp_path), *CPU)
+    assert no_likelihood.exit_code == 2 and "ranks samples by likelihood" in no_likelihood.stderr
+    mode = run(str(src), "--best-of", "8", "--temperature", "0", "--model", "pic.tiny", "-o", str(tmp_path), *CPU)
+    assert mode.exit_code == 2

@@ -352,9 +352,9 @@ class Progress:
         if self._bar is not None:
             self._bar.update(self._task, name=name)
 
-    def advance(self) -> None:
+    def advance(self, steps: int = 1) -> None:
         if self._bar is not None:
-            self._bar.advance(self._task)
+            self._bar.advance(self._task, steps)
 
 
 def print_summary(results: Iterable[ItemResult], *, quiet: bool) -> None:

@@ -107,14 +107,32 @@ def _plan_jobs(
     return jobs
 
 
-def _run_job(job: SampleJob, colorizer: Colorizer, plan: SamplingPlan, format_: str, progress: Progress) -> None:
-    """Draw, write the missing samples and the sheet; failures end up in ``job.result``."""
+def _check_best_of(best_of: int | None, count: int, model: str, plan: SamplingPlan) -> None:
+    """``--best-of`` needs at least N candidates and a model with a likelihood, drawing samples."""
+    if best_of is None:
+        return
+    from autocolor.decode import kind_has_likelihood
+    from autocolor.models import model_info
+
+    if best_of < count:
+        raise UsageError(f"--best-of {best_of} is fewer than the {count} samples to keep (--n)")
+    if plan.method != "sample" or not kind_has_likelihood(model_info(model).output_kind):
+        raise UsageError(f"--best-of ranks samples by likelihood: {model} cannot do that (use a PIC model, temperature > 0)")
+
+
+def _run_job(
+    job: SampleJob, colorizer: Colorizer, plan: SamplingPlan, format_: str, progress: Progress, *, best_of: int | None
+) -> None:
+    """Draw, write the missing samples and the sheet; failures end up in ``job.result``.
+
+    With ``best_of`` the candidates are ranked first and the sample files get the most
+    probable seeds, in order (``job.samples`` is updated, so JSON reports those seeds)."""
     import numpy as np
 
     from autocolor.contactsheet import make_contact_sheet, save_contact_sheet, thumbnail
     from autocolor.imagefile import read_photo, write_photo
     from autocolor.pipeline import lightness_ab_to_rgb
-    from autocolor.sampling import draw_samples
+    from autocolor.sampling import draw_samples, rank_by_likelihood
 
     start = time.perf_counter()
     result = job.result
@@ -123,8 +141,13 @@ def _run_job(job: SampleJob, colorizer: Colorizer, plan: SamplingPlan, format_: 
         result.width, result.height = photo.size
         gray = lightness_ab_to_rgb(photo.lightness, np.zeros((2, *photo.lightness.shape), np.float32))
         cells, labels = [thumbnail(gray, SHEET_CELL)], ["input"]
-        seeds = [seed for seed, _ in job.samples]
         progress.working_on(Path(job.item.path).name)
+        if best_of is not None:
+            first = job.samples[0][0]
+            ranked = rank_by_likelihood(colorizer, plan, photo.lightness, list(range(first, first + best_of)))
+            job.samples = [(seed, path) for (seed, _), (_, path) in zip(ranked, job.samples)]
+            progress.advance(best_of)
+        seeds = [seed for seed, _ in job.samples]
         drawn = draw_samples(colorizer, plan, photo.lightness, seeds)
         for (seed, path), sample in zip(job.samples, drawn, strict=True):
             if path in job.write:
@@ -182,6 +205,9 @@ def _json_record(job: SampleJob, plan: SamplingPlan) -> str:
 @click.option("--temperature", type=click.FloatRange(min=0), default=None,
               help="Sampling temperature; lower = safer, higher = more varied; 0 = the mode "
                    "(every sample the same). Default: the model's.")  # fmt: skip
+@click.option("--best-of", "best_of", type=click.IntRange(min=1), default=None, metavar="C",
+              help="Draw C candidates (seeds SEED..SEED+C-1) and keep the N most probable under the "
+                   "model, most probable first (PIC models; C >= N).")  # fmt: skip
 @gcp_options
 @click.option("--size", type=click.IntRange(min=8), default=None,
               help="Network input side in pixels (default: the model's).")  # fmt: skip
@@ -200,6 +226,7 @@ def sample_command(
     offline: bool,
     random_weights: bool,
     temperature: float | None,
+    best_of: int | None,
     class_ref: str | None,
     direction: int | None,
     strength: float | None,
@@ -229,7 +256,8 @@ def sample_command(
       autocolor sample old.jpg --n 4 --seed 10 -o out/       # seeds 10..13
       autocolor sample old.jpg --model pic.imagenet --temperature 0.8 -o out/
       autocolor sample dog.jpg --model gcp --class 207 -o out/   # GCP: as ImageNet class 207
-      autocolor sample old.jpg -o out/ --json                # files and seeds as JSON
+      autocolor sample old.jpg -o out/ --json                # files, seeds and bits/dim as JSON
+      autocolor sample old.jpg --n 4 --best-of 16 -o out/    # the 4 most probable of 16 draws
     """
     items, unreadable = discover_inputs(
         inputs, recursive=recursive, exclude=[Path(output)] if output is not None else []
@@ -249,6 +277,7 @@ def sample_command(
     plan = plan_sampling(
         model_name, temperature=temperature, class_ref=class_ref, direction=direction, strength=strength
     )
+    _check_best_of(best_of, count, model_name, plan)
     first_seed = seed if seed is not None else 0
     jobs = _plan_jobs(items, output, count=count, seed=first_seed, suffix=output_suffix("-", format_),
                       overwrite=overwrite, model=model_name)  # fmt: skip
@@ -268,11 +297,12 @@ def sample_command(
     if as_json:
         for result in results:
             click.echo(result.to_json())
-    with Progress(count * len(todo), enabled=not (quiet or as_json), description="sampling") as progress:
+    per_photo = count + (best_of or 0)
+    with Progress(per_photo * len(todo), enabled=not (quiet or as_json), description="sampling") as progress:
         for job in jobs:
             if job.result.status == "ok":
                 assert colorizer is not None
-                _run_job(job, colorizer, plan, format_, progress)
+                _run_job(job, colorizer, plan, format_, progress, best_of=best_of)
             results.append(job.result)
             if as_json:
                 click.echo(_json_record(job, plan))

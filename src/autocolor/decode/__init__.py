@@ -155,7 +155,12 @@ def register_likelihood(output_kind: str) -> Callable[[Likelihood], Likelihood]:
 
 def has_likelihood(net: nn.Module) -> bool:
     """Whether ``net``'s output kind defines a likelihood of the true colours (PIC does)."""
-    return output_kind_of(net) in _LIKELIHOODS
+    return kind_has_likelihood(output_kind_of(net))
+
+
+def kind_has_likelihood(output_kind: str) -> bool:
+    """Whether networks of ``output_kind`` define a likelihood (checked before a model loads)."""
+    return output_kind in _LIKELIHOODS
 
 
 def negative_log_likelihood(net: nn.Module, lightness: torch.Tensor, ab: torch.Tensor) -> tuple[torch.Tensor, int]:
