@@ -309,7 +309,7 @@ def pic_small(**overrides: object) -> PicNet:
     return PicNet(_with(SMALL_CONFIG, overrides))
 
 
-@register_model("pic.small128", output_kind="ab_mixture", input_size=128, decoding="sample")
+@register_model("pic.small128", output_kind="ab_mixture", input_size=128, decoding="sample", temperature=0.6)
 def pic_small128(**overrides: object) -> PicNet:
     """PIC, ``pic.small``'s network run at 128x128 L*, i.e. 32x32 chroma as ``pic.imagenet``.
 
