@@ -28,7 +28,6 @@ from an unlikely one (a rare colour drawn somewhere) in the model's own terms.
 from __future__ import annotations
 
 import importlib
-import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ from autocolor.color.upsample import upsample_ab
 from autocolor.decode import DecodeOptions, decoding_methods, has_likelihood, negative_log_likelihood, predict_ab
 from autocolor.devices import autocast_context, inference_dtype
 from autocolor.errors import AutocolorError, UsageError
+from autocolor.metrics.likelihood import bits_per_dim
 from autocolor.models import model_info
 from autocolor.pipeline import DEFAULT_MODEL, Colorizer, lightness_ab_to_rgb, resize_lightness
 from autocolor.weights import manifest
@@ -240,7 +240,7 @@ def sample_bits_per_dim(net: nn.Module, small: torch.Tensor, ab: torch.Tensor) -
     rows, cols = small.shape[-2] // ab.shape[-2], small.shape[-1] // ab.shape[-1]
     full = ab.repeat_interleave(rows, dim=-2).repeat_interleave(cols, dim=-1)
     nats, dims = negative_log_likelihood(net, small.float(), full.float())
-    return float(nats.sum()) / (dims * math.log(2.0))
+    return bits_per_dim(float(nats.sum()), dims)
 
 
 def draw_samples(
@@ -262,8 +262,7 @@ def draw_samples(
     scored = not plan.fallback and has_likelihood(colorizer.net)
     lightness = np.ascontiguousarray(lightness, dtype=np.float32)
     with torch.inference_mode():
-        full = torch.from_numpy(lightness)[None, None].to(colorizer.device)
-        small = resize_lightness(full, colorizer.size)
+        small = _network_input(colorizer, lightness)
         for seed in seeds:
             ab = _draw_chroma(colorizer, plan, small, seed, reused)
             bits = sample_bits_per_dim(colorizer.net, small, ab) if scored else None
@@ -287,14 +286,18 @@ def rank_by_likelihood(
     """
     if plan.fallback or not has_likelihood(colorizer.net):
         raise UsageError(f"{plan.model} defines no likelihood to rank its samples by; use a PIC model")
-    lightness = np.ascontiguousarray(lightness, dtype=np.float32)
     scores = []
     with torch.inference_mode():
-        small = resize_lightness(torch.from_numpy(lightness)[None, None].to(colorizer.device), colorizer.size)
+        small = _network_input(colorizer, np.ascontiguousarray(lightness, dtype=np.float32))
         for seed in seeds:
             ab = _draw_chroma(colorizer, plan, small, seed, None)
             scores.append((seed, sample_bits_per_dim(colorizer.net, small, ab)))
     return sorted(scores, key=lambda item: (item[1], item[0]))
+
+
+def _network_input(colorizer: Colorizer, lightness: np.ndarray) -> torch.Tensor:
+    """``(H, W)`` float32 L* -> ``(1, 1, s, s)`` on the device, resized as every sample sees it."""
+    return resize_lightness(torch.from_numpy(lightness)[None, None].to(colorizer.device), colorizer.size)
 
 
 def _draw_chroma(
