@@ -39,6 +39,14 @@ def test_cached_sampler_gives_the_naive_sample(
     assert torch.equal(naive, cached)
 
 
+def test_cached_sampler_with_the_papers_depth(lightness: torch.Tensor) -> None:
+    """4 + 4 gated resnets (pic.deep128, pic.imagenet): the cache keeps one window per block."""
+    torch.manual_seed(3)
+    deep = create_model("pic.tiny", blocks=4)
+    naive = sample_naive(deep, lightness, temperature=0.8, generator=seeded(2))
+    assert torch.equal(naive, sample_cached(deep, lightness, temperature=0.8, generator=seeded(2)))
+
+
 def test_cached_activations_match_a_full_pass(tiny: PicNet, lightness: torch.Tensor) -> None:
     # With every canvas pixel already known, the per-pixel parameters of the cache are the
     # teacher-forced full pass.

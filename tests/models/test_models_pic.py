@@ -15,7 +15,7 @@ def test_registry_entries() -> None:
     assert (info.input_size, info.output_kind) == (128, "ab_mixture")
     assert (info.decoding, info.temperature) == ("sample", 1.0)
     assert model_info("pic.tiny").tiny and not model_info("pic.small").tiny
-    assert {"pic.imagenet", "pic.small", "pic.small128"} <= set(list_models())
+    assert {"pic.imagenet", "pic.small", "pic.small128", "pic.deep128"} <= set(list_models())
     assert "pic.tiny" not in list_models()
 
 
@@ -31,6 +31,17 @@ def test_small128_is_small_at_twice_the_resolution() -> None:
     with torch.no_grad():
         assert torch.equal(larger(lightness, ab), small(lightness, ab))  # same layers, any size
         assert larger(lightness, ab).shape == (1, 80, 32, 32)
+
+
+def test_deep128_is_small128_with_the_papers_pixelcnn_depth() -> None:
+    """pic.deep128 has every pic.small128 tensor, same shapes, plus 4 more gated resnets in f."""
+    with torch.device("meta"):
+        small = {k: v.shape for k, v in create_model("pic.small128").state_dict().items()}
+        deep = {k: v.shape for k, v in create_model("pic.deep128").state_dict().items()}
+    assert all(deep[k] == shape for k, shape in small.items())
+    added = {k.split(".")[1] for k in set(deep) - set(small)}
+    assert added == {f"shortrange_down{s}_{k}" for k in (2, 3) for s in ("", "_right")}
+    assert model_info("pic.deep128").input_size == 128
 
 
 def test_imagenet_layout_matches_the_official_network() -> None:

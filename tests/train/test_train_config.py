@@ -43,3 +43,10 @@ def test_learning_rate_warms_up_then_decays_to_min() -> None:
     assert learning_rate(99, config) == pytest.approx(config.optim.lr)
     assert learning_rate(1000, config) == pytest.approx(config.optim.min_lr)
     assert learning_rate(400, config) > learning_rate(800, config)
+
+
+def test_list_of_strings_values(tmp_path: Path) -> None:
+    config = load_config(REPO / "configs" / "cic_lite.toml", ['model.freeze=["trunk", "head"]'])
+    assert config.model.freeze == ["trunk", "head"] and config.model.init_strict is True
+    with pytest.raises(UsageError, match="list of strings"):
+        load_config(REPO / "configs" / "cic_lite.toml", ["model.freeze=[1, 2]"])

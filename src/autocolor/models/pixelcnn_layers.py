@@ -165,6 +165,14 @@ class GatedResnet(nn.Module):
         self.conv2 = WNConv2d(2 * channels, 2 * channels, (3, 3), padding=padding, init_scale=0.1)
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
 
+    @torch.no_grad()
+    def zero_residual(self) -> None:
+        """Make the block the identity (``conv2`` outputs 0, so ``a = 0``); training moves on
+        from there, as ``g`` still gets gradients (used to grow a deeper network, see
+        ``autocolor.train.warm_start``)."""
+        self.conv2.weight_g.zero_()
+        self.conv2.bias.zero_()
+
     def gate(self, c2: torch.Tensor) -> torch.Tensor:
         """``a * sigmoid(b)`` for ``[a, b]`` the two channel halves of ``conv2``'s output."""
         a, b = c2.chunk(2, dim=1)

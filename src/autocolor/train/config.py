@@ -24,6 +24,8 @@ from autocolor.errors import UsageError
 class ModelSection:
     name: str = "cic.lite"
     init: str = ""  # optional .safetensors to start from (fine-tuning)
+    init_strict: bool = True  # false: init may lack layers (grown networks; see train.warm_start)
+    freeze: list[str] = field(default_factory=list)  # module names not to train, e.g. ["embedding"]
 
 
 @dataclass
@@ -80,6 +82,10 @@ class TrainConfig:
 
 
 def _coerce(value: Any, default: Any, where: str) -> Any:
+    if isinstance(default, list):
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise UsageError(f"{where}: expected a list of strings")
+        return list(value)
     if isinstance(default, tuple):
         if not isinstance(value, (list, tuple)) or len(value) != len(default):
             raise UsageError(f"{where}: expected a list of {len(default)} numbers")

@@ -31,6 +31,7 @@ from autocolor.train.config import TrainConfig
 from autocolor.train.distributed import DistInfo, all_reduce_mean, barrier, init_distributed, shutdown, sync_buffers
 from autocolor.train.objectives import Objective, ObjectiveContext, build_objective
 from autocolor.train.validation import validate
+from autocolor.train.warm_start import freeze, set_train_mode, warm_start
 
 StepCallback = Callable[[dict[str, float]], None]
 
@@ -57,8 +58,9 @@ def learning_rate(step: int, config: TrainConfig) -> float:
 
 def _param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, object]]:
     # Decay conv/linear weights only: decaying BatchNorm scales and biases only shrinks them.
-    decay = [p for p in model.parameters() if p.ndim > 1]
-    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    trained = [p for p in model.parameters() if p.requires_grad]  # frozen ones stay out
+    decay = [p for p in trained if p.ndim > 1]
+    no_decay = [p for p in trained if p.ndim <= 1]
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
@@ -159,7 +161,13 @@ def _train(
         log(f"data: {len(train_set)} training images ({train_set.skipped} gray/unreadable skipped), {len(val_set)} validation")
 
     info = model_info(config.model.name)
-    model = create_model(config.model.name, pretrained=config.model.init or False).to(device)
+    model = create_model(config.model.name)
+    if config.model.init and checkpoint is None:
+        fresh = warm_start(model, config.model.init, strict=config.model.init_strict)
+        if dist.is_main and fresh:
+            log(f"init: {config.model.init} lacks {len(fresh)} modules, started fresh: {', '.join(fresh)}")
+    frozen = freeze(model, config.model.freeze)
+    model = model.to(device)
     context = ObjectiveContext(config, train_set.paths, run_dir, dist.is_main)
     # Rank 0 counts the prior first and caches it; the others then read the cache.
     objective: Objective | None = build_objective(info.output_kind, context) if dist.is_main else None
@@ -212,7 +220,7 @@ def _train(
             num_workers=data.workers,
             pin_memory=device.type == "cuda",
         )
-        net.train()
+        set_train_mode(net, frozen)
         tick = time.perf_counter()
         for lightness, ab in _batches(loader, device):
             lr = learning_rate(step, config)
@@ -242,7 +250,7 @@ def _train(
             if step % config.train.val_every == 0 or step == end:
                 if dist.is_main:
                     last.update(validate(_unwrap(net), objective, val_set, device))
-                net.train()
+                set_train_mode(net, frozen)
             if dist.is_main:
                 with (run_dir / "log.jsonl").open("a") as handle:
                     handle.write(json.dumps(last) + "\n")
