@@ -98,8 +98,7 @@ def _column_maker(
         label = name if decoding is None else f"{name}:{decoding}"
         return lambda photo: [(single.colorize_photo(photo), label)]
     plan = plan_sampling(name, temperature=args.temperature)
-    sampler = Colorizer(plan.model, args.device, decoding=plan.decoding, temperature=plan.temperature,
-                        extra=plan.extra, pretrained=pretrained, offline=args.offline)  # fmt: skip
+    sampler = plan.colorizer(args.device, pretrained=pretrained, offline=args.offline)
     seeds = list(range(args.seed, args.seed + args.samples))
 
     def samples(photo: Photo) -> list[tuple[np.ndarray, str]]:

@@ -14,8 +14,7 @@ embedding g(L) is recomputed each time, as the decoder API runs the network itse
 Library use::
 
     plan = plan_sampling("pic.small", temperature=0.8)
-    colorizer = Colorizer(plan.model, decoding=plan.decoding, temperature=plan.temperature,
-                          extra=plan.extra)
+    colorizer = plan.colorizer(device="auto")
     for drawn in draw_samples(colorizer, plan, read_photo("old.jpg").lightness, seeds=[0, 1, 2]):
         ...  # drawn.rgb: (H, W, 3) float32 sRGB in [0, 1]; drawn.bits_per_dim: its likelihood
 
@@ -98,6 +97,12 @@ class SamplingPlan:
     temperature: float | None
     fallback: bool
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def colorizer(self, device: str | torch.device = "auto", **options: Any) -> Colorizer:
+        """The :class:`Colorizer` that draws this plan's samples; ``options`` are the other
+        ``Colorizer`` arguments (``size``, ``upsample``, ``pretrained``, ``offline``)."""
+        return Colorizer(self.model, device, decoding=self.decoding, temperature=self.temperature,
+                         extra=self.extra, **options)  # fmt: skip
 
 
 def gcp_extra(

@@ -284,14 +284,9 @@ def sample_command(
     todo = [job for job in jobs if job.result.status == "ok"]
     colorizer = None
     if todo:
-        from autocolor.pipeline import Colorizer
-
         if plan.method == FALLBACK_METHOD and not quiet:
             click.echo(fallback_note(model_name), err=True)
-        colorizer = Colorizer(
-            model_name, device, size=size, decoding=plan.decoding, temperature=plan.temperature,
-            upsample=upsample, pretrained=not random_weights, offline=offline, extra=plan.extra,
-        )  # fmt: skip
+        colorizer = plan.colorizer(device, size=size, upsample=upsample, pretrained=not random_weights, offline=offline)
 
     results = [ItemResult(path, None, "failed", reason, model=model_name) for path, reason in unreadable]
     if as_json:
