@@ -27,12 +27,12 @@ def test_default_model_prefers_a_bundled_sampler(tmp_path: Path, monkeypatch: py
     manifest = tmp_path / "weights.toml"
     monkeypatch.setenv("AUTOCOLOR_WEIGHTS_TOML", str(manifest))
     entry = (
-        '[models."pic.small128"]\narch = "pic.small128"\nsources = [{{ {source} }}]\n'
+        '[models."pic.deep128"]\narch = "pic.deep128"\nsources = [{{ {source} }}]\n'
         f'sha256 = "{"0" * 64}"\nformat = "safetensors"\nlicence = "MIT"\n'
     )
-    manifest.write_text(entry.format(source='bundled = "pic_small128.safetensors"'), encoding="utf-8")
-    assert default_sample_model() == "pic.small128"
-    manifest.write_text(entry.format(source='url = "https://example.org/pic_small128.safetensors"'), encoding="utf-8")
+    manifest.write_text(entry.format(source='bundled = "pic_deep128.safetensors"'), encoding="utf-8")
+    assert default_sample_model() == "pic.deep128"
+    manifest.write_text(entry.format(source='url = "https://example.org/pic_deep128.safetensors"'), encoding="utf-8")
     assert default_sample_model() == DEFAULT_MODEL  # downloadable only: not a default
     manifest.write_text("not toml [", encoding="utf-8")
     assert default_sample_model() == DEFAULT_MODEL  # reported later, when weights are loaded

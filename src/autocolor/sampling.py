@@ -50,7 +50,7 @@ GENERATIVE_KINDS = frozenset({"ab_mixture", "gcp"})
 #: The output kind whose decoder reads ``class_id`` / ``direction`` / ``strength``.
 GCP_KIND = "gcp"
 #: The model tried first when no model is named (only if its weights are bundled).
-BUNDLED_SAMPLER = "pic.small128"
+BUNDLED_SAMPLER = "pic.deep128"
 #: What ``autocolor sample --json`` reports as the method of per-pixel sampling.
 FALLBACK_METHOD = "per-pixel fallback"
 

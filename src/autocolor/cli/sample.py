@@ -246,7 +246,7 @@ def sample_command(
     seed gives the same samples. Generative models (PIC, GCP) draw whole-image samples; PIC
     also scores each one (bits/dim under the model, lower = more probable; on the sheet and in
     --json). CIC and Larsson models can only be sampled per pixel, a noisier FALLBACK (a note
-    says so). Regression models cannot be sampled. Default model: pic.small128 when its weights
+    says so). Regression models cannot be sampled. Default model: pic.deep128 when its weights
     ship with autocolor, else the default colorization model (fallback). Existing files are kept
     unless --overwrite. Exit status: 0 ok or skipped, 1 when a photo failed, 2 for a usage error.
 
