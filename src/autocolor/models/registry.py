@@ -105,18 +105,34 @@ def model_info(name: str) -> ModelInfo:
         raise UnknownModelError(f"unknown model {name!r}; known models: {known}") from None
 
 
-def load_weights_into(model: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str) -> None:
-    """Load ``state_dict`` strictly, turning a layout mismatch into a :class:`WeightsError`."""
+def load_weights_into(
+    model: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str, *, allow_missing: bool = False
+) -> list[str]:
+    """Load ``state_dict``, turning a layout mismatch into a :class:`WeightsError`.
+
+    Every tensor must belong to the network, with its shape. Tensors of the network that the file
+    lacks are an error too, unless ``allow_missing`` (a grown network, ``autocolor.train.warm_start``);
+    they are returned, and keep their current values.
+    """
+    own = model.state_dict()
+    misfit = [k for k, v in state_dict.items() if k in own and tuple(v.shape) != tuple(own[k].shape)]
+    if misfit:  # checked first: torch would raise a bare RuntimeError for it
+        k = misfit[0]
+        raise WeightsError(
+            f"{source}: weights do not fit the network: {k} has shape {tuple(state_dict[k].shape)}, "
+            f"the network {tuple(own[k].shape)}"
+        )
     result = model.load_state_dict(dict(state_dict), strict=False)
     problems = []
-    if result.missing_keys:
+    if result.missing_keys and not allow_missing:
         problems.append(f"missing {len(result.missing_keys)} keys (e.g. {result.missing_keys[0]})")
     if result.unexpected_keys:
         problems.append(
-            f"{len(result.unexpected_keys)} unexpected keys (e.g. {result.unexpected_keys[0]})"
+            f"{len(result.unexpected_keys)} tensors the network does not have (e.g. {result.unexpected_keys[0]})"
         )
     if problems:
         raise WeightsError(f"{source}: weights do not fit the network: " + "; ".join(problems))
+    return list(result.missing_keys)
 
 
 def create_model(

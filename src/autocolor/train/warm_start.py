@@ -37,23 +37,9 @@ def warm_start(model: nn.Module, path: str | Path, *, strict: bool = True) -> li
     from autocolor import weights
 
     state = weights.read_state_dict_file(Path(path))
-    if strict:
-        load_weights_into(model, state, str(path))
-        return []
-    if not state:
+    if not strict and not state:
         raise WeightsError(f"{path}: holds no tensors")
-    own = model.state_dict()
-    unexpected = [k for k in state if k not in own]
-    if unexpected:
-        raise WeightsError(
-            f"{path}: {len(unexpected)} tensors the network does not have (e.g. {unexpected[0]}); "
-            "init_strict = false only allows the file to lack layers"
-        )
-    misfit = [k for k in state if tuple(state[k].shape) != tuple(own[k].shape)]
-    if misfit:
-        k = misfit[0]
-        raise WeightsError(f"{path}: {k} has shape {tuple(state[k].shape)}, the network {tuple(own[k].shape)}")
-    missing = set(own) - set(state)
+    missing = set(load_weights_into(model, state, str(path), allow_missing=not strict))
     fresh: list[str] = []  # the largest modules none of whose tensors the file has
     for name, module in model.named_modules():  # parents come before their children
         if module is model or any(_inside(name, f) for f in fresh):
@@ -64,10 +50,8 @@ def warm_start(model: nn.Module, path: str | Path, *, strict: bool = True) -> li
     partial = sorted(k for k in missing if not any(_inside(k, f) for f in fresh))
     if partial:
         raise WeightsError(f"{path}: lacks only part of a layer (e.g. {partial[0]})")
-    model.load_state_dict(dict(state), strict=False)
     for name in fresh:
-        module = model.get_submodule(name)
-        zero = getattr(module, "zero_residual", None)
+        zero = getattr(model.get_submodule(name), "zero_residual", None)
         if callable(zero):
             zero()
     return fresh
