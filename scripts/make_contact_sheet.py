@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="N columns per model, drawn as `autocolor sample` draws them (default 1: one colorize)")
     parser.add_argument("--temperature", type=float, default=None,
                         help="sampling temperature with --samples (default: the model's)")
+    parser.add_argument("--mixture-temperature", type=float, default=None,
+                        help="PIC mixture temperature with --samples (default: the model's)")
     parser.add_argument("--offline", action="store_true", help="never download weights")
     parser.add_argument("--original", action="store_true",
                         help="add a last column with the photo as stored (the ground truth of colour photos)")
@@ -97,7 +99,7 @@ def _column_maker(
                            pretrained=pretrained, offline=args.offline)  # fmt: skip
         label = name if decoding is None else f"{name}:{decoding}"
         return lambda photo: [(single.colorize_photo(photo), label)]
-    plan = plan_sampling(name, temperature=args.temperature)
+    plan = plan_sampling(name, temperature=args.temperature, mixture_temperature=args.mixture_temperature)
     sampler = plan.colorizer(args.device, pretrained=pretrained, offline=args.offline)
     seeds = list(range(args.seed, args.seed + args.samples))
 

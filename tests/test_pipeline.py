@@ -108,6 +108,14 @@ def test_decoding_and_temperature_defaults(tiny: Colorizer) -> None:
     assert not np.allclose(sharp, flat)
 
 
+def test_model_decoder_defaults_are_merged_under_given_extras() -> None:
+    """pic.deep128 registers mixture_temperature 0.9 as its default; a caller's value wins."""
+    assert Colorizer("pic.deep128", "cpu", pretrained=False).extra == {"mixture_temperature": 0.9}
+    given = Colorizer("pic.deep128", "cpu", pretrained=False, extra={"mixture_temperature": 1.0})
+    assert given.extra == {"mixture_temperature": 1.0}
+    assert Colorizer("pic.tiny", "cpu", pretrained=False).extra == {}
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "words"),
     [

@@ -49,6 +49,31 @@ def test_plan_sampling() -> None:
         plan_sampling("cic.tiny_regression")
 
 
+def test_plan_sampling_mixture_temperature() -> None:
+    # PIC plans always name it (1 = the official sampler unless the model has its own default).
+    assert plan_sampling("pic.tiny").extra == {"mixture_temperature": 1.0}
+    assert plan_sampling("pic.deep128").extra == {"mixture_temperature": 0.9}  # the model's default
+    assert plan_sampling("pic.deep128", mixture_temperature=0.5).extra == {"mixture_temperature": 0.5}
+    assert "mixture_temperature" not in plan_sampling("cic.tiny").extra
+    with pytest.raises(UsageError, match="--mixture-temperature applies only to PIC models, not to cic.tiny"):
+        plan_sampling("cic.tiny", mixture_temperature=0.5)
+    with pytest.raises(UsageError, match="must be > 0"):
+        plan_sampling("pic.tiny", mixture_temperature=0.0)
+
+
+def test_mixture_temperature_reaches_the_sampler() -> None:
+    """draw_samples passes the plan's mixture temperature to the decoder: tau changes the draw,
+    and the same tau and seed draw the same sample again."""
+    colorizer = Colorizer("pic.tiny", "cpu", pretrained=False)
+    lightness = np.linspace(0, 100, 32 * 32, dtype=np.float32).reshape(32, 32)
+    official, sharp, sharp_again = (
+        next(iter(draw_samples(colorizer, plan_sampling("pic.tiny", mixture_temperature=tau), lightness, [3])))
+        for tau in (1.0, 0.3, 0.3)
+    )
+    assert np.array_equal(sharp.rgb, sharp_again.rgb)
+    assert not np.array_equal(official.rgb, sharp.rgb)
+
+
 def test_resolve_class(monkeypatch: pytest.MonkeyPatch) -> None:
     name = "autocolor.models.gcp.classes"
     assert resolve_class("207") == 207
@@ -94,7 +119,7 @@ def test_gcp_options_reach_the_decoder_extras(monkeypatch: pytest.MonkeyPatch) -
     # No GCP network is needed to plan: a registry entry of kind "gcp" stands in for one.
     import autocolor.sampling as sampling
 
-    info = SimpleNamespace(output_kind="gcp", decoding="gcp_sample", temperature=1.0)
+    info = SimpleNamespace(output_kind="gcp", decoding="gcp_sample", temperature=1.0, decode_extra={})
     monkeypatch.setattr(sampling, "model_info", lambda name: info)
     monkeypatch.setattr(sampling, "decoding_methods", lambda kind: None)  # the decoder checks itself
     monkeypatch.setitem(sys.modules, "autocolor.models.gcp.classes", SimpleNamespace(CLASS_NAMES=["a", "goldfish"]))

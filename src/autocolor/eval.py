@@ -98,6 +98,7 @@ class EvalConfig:
     device: str = "auto"
     seed: int | None = 0
     temperature: float | None = None  # for every model's annealing / sampling; None = each model's own
+    mixture_temperature: float | None = None  # PIC models' mixture temperature; None = each model's own
     fid: bool = False
     fid_weights: Path | None = None
     limit: int | None = None
@@ -209,6 +210,9 @@ def build_protocol(config: EvalConfig, rebalancing: dict[str, Any]) -> dict[str,
         "device": config.device,
         "seed": config.seed,
         "temperature": "each model's default" if config.temperature is None else config.temperature,
+        "mixture_temperature": "each PIC model's default"
+        if config.mixture_temperature is None
+        else config.mixture_temperature,
     }
 
 

@@ -141,9 +141,12 @@ def make_predictors(config: EvalConfig) -> list[Predictor]:
     predictors: list[Predictor] = [GrayPredictor(name) for name in config.baselines]
     predictors += [FilesPredictor(name, Path(path)) for name, path in config.predictions]
     if config.models:
+        from autocolor.models import model_info
         from autocolor.pipeline import Colorizer
 
         for name in config.models:
+            tau = config.mixture_temperature
+            pic = tau is not None and model_info(name).output_kind == "ab_mixture"
             colorizer = Colorizer(
                 name,
                 device=config.device,
@@ -151,6 +154,7 @@ def make_predictors(config: EvalConfig) -> list[Predictor]:
                 temperature=config.temperature,
                 pretrained=config.pretrained,
                 offline=config.offline,
+                extra={"mixture_temperature": tau} if pic else None,
             )
             predictors.append(ModelPredictor(name, colorizer))
     names = [p.name for p in predictors]

@@ -190,7 +190,8 @@ class Colorizer:
             colours whatever its position in a batch; ``None`` draws from torch's global RNG.
         pretrained: ``False`` runs random weights (tests only; see :func:`load_model`).
         offline: never download weights.
-        extra: family-specific decoder options (e.g. ``{"class_id": 207}``).
+        extra: family-specific decoder options (e.g. ``{"class_id": 207}``); they override
+            the model's defaults (``ModelInfo.decode_extra``).
 
     Raises:
         UsageError: an option does not fit the model (bad size, decoding or temperature).
@@ -237,7 +238,7 @@ class Colorizer:
         self.size = int(size)
         self.upsample = upsample
         self.seed = seed
-        self.extra = dict(extra or {})
+        self.extra = {**(info.decode_extra if info is not None else {}), **(extra or {})}
 
         if isinstance(model, str):
             self.net = load_model(model, self.device, pretrained=pretrained, offline=offline)

@@ -38,6 +38,7 @@ from torch import nn
 
 from autocolor.color.upsample import upsample_ab
 from autocolor.decode import DecodeOptions, decoding_methods, has_likelihood, negative_log_likelihood, predict_ab
+from autocolor.decode.autoregressive import MIXTURE_TEMPERATURE
 from autocolor.devices import autocast_context, inference_dtype
 from autocolor.errors import AutocolorError, UsageError
 from autocolor.metrics.likelihood import bits_per_dim
@@ -47,6 +48,8 @@ from autocolor.weights import manifest
 
 #: Output kinds whose decoder draws coherent samples of the whole image.
 GENERATIVE_KINDS = frozenset({"ab_mixture", "gcp"})
+#: PIC's output kind, the one whose sampler has a mixture temperature.
+MIXTURE_KIND = "ab_mixture"
 #: The output kind whose decoder reads ``class_id`` / ``direction`` / ``strength``.
 GCP_KIND = "gcp"
 #: The model tried first when no model is named (only if its weights are bundled).
@@ -88,7 +91,8 @@ class SamplingPlan:
         method: what ``--json`` reports: ``"sample"``, ``"mode"`` or :data:`FALLBACK_METHOD`.
         temperature: sampling temperature (> 0), or ``None`` for the mode (``--temperature 0``).
         fallback: per-pixel sampling of a non-generative model.
-        extra: ``DecodeOptions.extra`` (GCP's ``class_id``, ``direction``, ``strength``).
+        extra: ``DecodeOptions.extra``: the model's defaults, then GCP's ``class_id``,
+            ``direction``, ``strength`` or PIC's ``mixture_temperature``.
     """
 
     model: str
@@ -136,6 +140,7 @@ def plan_sampling(
     model: str,
     *,
     temperature: float | None = None,
+    mixture_temperature: float | None = None,
     class_ref: str | None = None,
     direction: int | None = None,
     strength: float | None = None,
@@ -145,8 +150,9 @@ def plan_sampling(
     Generative kinds use ``"sample"`` (or, where their decoder does not declare it, the model's
     default decoding, which is then its sampler); other kinds need a per-pixel ``"sample"``
     method (the fallback). ``temperature`` defaults to the model's
-    (``model_info(model).temperature``); 0 asks for the mode (every sample the same). GCP
-    options are refused for other models.
+    (``model_info(model).temperature``); 0 asks for the mode (every sample the same).
+    ``mixture_temperature`` (PIC only, > 0) divides the mixture logits; it defaults to the
+    model's (``decode_extra``, else 1). GCP options are refused for other models.
     """
     info = model_info(model)
     kind = info.output_kind
@@ -157,7 +163,15 @@ def plan_sampling(
             f"{model} predicts a single colour per pixel ({kind!r} output), so it cannot draw "
             "samples; use a generative model such as pic.small, or cic.lite (per-pixel fallback)"
         )
-    extra = gcp_extra(model, class_ref=class_ref, direction=direction, strength=strength)
+    extra = {**info.decode_extra, **gcp_extra(model, class_ref=class_ref, direction=direction, strength=strength)}
+    if mixture_temperature is not None:
+        if kind != MIXTURE_KIND:
+            raise UsageError(f"--mixture-temperature applies only to PIC models, not to {model}")
+        if not mixture_temperature > 0:
+            raise UsageError(f"--mixture-temperature must be > 0, got {mixture_temperature}")
+        extra[MIXTURE_TEMPERATURE] = float(mixture_temperature)
+    if kind == MIXTURE_KIND:  # explicit, so that --json can report it
+        extra.setdefault(MIXTURE_TEMPERATURE, 1.0)
     if temperature is None:
         temperature = info.temperature
     if temperature == 0:

@@ -143,3 +143,20 @@ def test_temperature_reaches_the_sampler_and_the_protocol(tmp_path: Path) -> Non
     # The option reached the decoder: other draws, other numbers (random weights, so no direction).
     assert cold["summary"]["pic.tiny"]["rmse_ab"] != default["summary"]["pic.tiny"]["rmse_ab"]
     assert run("--data", str(tmp_path / "gt"), "--temperature", "0").exit_code == 2
+
+
+def test_mixture_temperature_reaches_pic_models_and_the_protocol(tmp_path: Path) -> None:
+    make_photos(tmp_path / "gt")
+
+    def scores(*extra: str) -> dict:
+        result = run("--data", str(tmp_path / "gt"), "--model", "pic.tiny", "--model", "cic.tiny", "--random-weights",
+                     "--device", "cpu", "--resolution", "32", "--json", "-", "-q", *extra)  # fmt: skip
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    default, sharp = scores(), scores("--mixture-temperature", "0.3")
+    assert default["protocol"]["mixture_temperature"] == "each PIC model's default"
+    assert sharp["protocol"]["mixture_temperature"] == 0.3
+    assert sharp["summary"]["pic.tiny"]["rmse_ab"] != default["summary"]["pic.tiny"]["rmse_ab"]
+    assert sharp["summary"]["cic.tiny"] == default["summary"]["cic.tiny"]  # not a PIC model: unchanged
+    assert run("--data", str(tmp_path / "gt"), "--mixture-temperature", "0").exit_code == 2

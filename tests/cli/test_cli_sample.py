@@ -104,6 +104,7 @@ def test_generative_model_samples_natively(tmp_path: Path) -> None:
     assert first.stderr == ""  # no fallback note
     record = json.loads(first.stdout)
     assert record["method"] == "sample" and record["temperature"] == 1.0
+    assert record["mixture_temperature"] == 1.0  # pic.tiny has no default of its own
     assert [s["seed"] for s in record["samples"]] == [0, 1]
     bits = [s["bits_per_dim"] for s in record["samples"]]  # each sample's likelihood under the model
     assert all(b > 0 for b in bits) and bits[0] != bits[1]
@@ -155,6 +156,25 @@ def test_regression_model_and_gcp_options_are_usage_errors(tmp_path: Path) -> No
         assert refused.exit_code == 2, option
         assert f"{option[0]} applies only to GCP models" in refused.stderr
     assert not out.exists()  # nothing written on a usage error
+
+
+def test_mixture_temperature_option(tmp_path: Path) -> None:
+    src = gray_image(tmp_path / "old.png", (32, 32))
+    sharp = run(str(src), "--n", "1", "--model", "pic.tiny", "--mixture-temperature", "0.5", "--json",
+                "-o", str(tmp_path / "a"), *CPU)  # fmt: skip
+    assert sharp.exit_code == 0, sharp.output
+    assert json.loads(sharp.stdout)["mixture_temperature"] == 0.5
+    official = run(str(src), "--n", "1", "--model", "pic.tiny", "-q", "-o", str(tmp_path / "b"), *CPU)
+    assert official.exit_code == 0
+    assert not np.array_equal(pixels(sample_paths(tmp_path / "a", "old", 1)[0]), pixels(sample_paths(tmp_path / "b", "old", 1)[0]))
+    for args, message in (
+        (["--model", "cic.tiny", "--mixture-temperature", "0.5"], "--mixture-temperature applies only to PIC models"),
+        (["--model", "pic.tiny", "--mixture-temperature", "0"], "--mixture-temperature"),
+    ):
+        refused = run(str(src), *args, "-o", str(tmp_path / "c"), *CPU)
+        assert refused.exit_code == 2, args
+        assert message in refused.stderr
+    assert not (tmp_path / "c").exists()
 
 
 def test_bad_input_is_one_line_and_exit_1(tmp_path: Path) -> None:

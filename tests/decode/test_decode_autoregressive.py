@@ -29,12 +29,13 @@ def seeded(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-@pytest.mark.parametrize("temperature", [1.0, 0.6])
+@pytest.mark.parametrize(("temperature", "mixture_temperature"), [(1.0, 1.0), (0.6, 1.0), (0.6, 0.7)])
 def test_cached_sampler_gives_the_naive_sample(
-    tiny: PicNet, lightness: torch.Tensor, temperature: float
+    tiny: PicNet, lightness: torch.Tensor, temperature: float, mixture_temperature: float
 ) -> None:
-    naive = sample_naive(tiny, lightness, temperature=temperature, generator=seeded(5))
-    cached = sample_cached(tiny, lightness, temperature=temperature, generator=seeded(5))
+    kwargs = {"temperature": temperature, "mixture_temperature": mixture_temperature}
+    naive = sample_naive(tiny, lightness, generator=seeded(5), **kwargs)
+    cached = sample_cached(tiny, lightness, generator=seeded(5), **kwargs)
     assert naive.shape == (2, 2, 8, 8)
     assert torch.equal(naive, cached)
 
@@ -89,6 +90,16 @@ def test_registered_decoder(tiny: PicNet, lightness: torch.Tensor) -> None:
     assert torch.equal(mode, sample_cached(tiny, lightness, temperature=0.0))
     with pytest.raises(UsageError, match="annealed_mean"):
         predict_ab(tiny, lightness, DecodeOptions(method="annealed_mean"))
+
+
+def test_decoder_reads_the_mixture_temperature(tiny: PicNet, lightness: torch.Tensor) -> None:
+    extra = {"mixture_temperature": 0.5}
+    ab = predict_ab(tiny, lightness, DecodeOptions(method="sample", temperature=0.8, generator=seeded(3), extra=extra))
+    assert torch.equal(ab, sample_cached(tiny, lightness, temperature=0.8, mixture_temperature=0.5, generator=seeded(3)))
+    assert not torch.equal(ab, sample_cached(tiny, lightness, temperature=0.8, generator=seeded(3)))
+    for bad in (0, -0.5, "0.5", True):
+        with pytest.raises(UsageError, match="mixture temperature must be a number > 0"):
+            predict_ab(tiny, lightness, DecodeOptions(method="sample", extra={"mixture_temperature": bad}))
 
 
 def test_one_image_in_a_batch_does_not_depend_on_the_others(tiny: PicNet, lightness: torch.Tensor) -> None:

@@ -185,3 +185,28 @@ def test_temperature_narrows_components_but_keeps_their_weights() -> None:
         # logistic std = scale * pi / sqrt(3), times the temperature
         spread = (a[second] - 0.5).std().item()
         assert spread == pytest.approx(temperature * 0.05 * math.pi / math.sqrt(3), rel=0.05)
+
+
+def test_mixture_temperature_sharpens_the_component_weights() -> None:
+    """Dividing the logits by tau picks component k with probability softmax(logits / tau)_k:
+    weights 0.7 / 0.3 become 0.7^2 / (0.7^2 + 0.3^2) = 0.845 at tau 0.5; each component's own
+    spread stays what ``temperature`` makes it."""
+    k = 2
+    logits = torch.log(torch.tensor([0.7, 0.3]))
+    coeffs = torch.zeros(3 * k)
+    mean_a, mean_b = torch.tensor([-0.5, 0.5]), torch.zeros(k)
+    log_scale = torch.full((k,), math.log(0.05))
+    params = torch.cat((logits, coeffs, mean_a, log_scale, mean_b, log_scale)).view(1, 8 * k, 1, 1)
+    params = params.expand(1, 8 * k, 200, 200)
+    lum = torch.zeros(1, 1, 200, 200)
+    for tau, first_share in ((1.0, 0.7), (0.5, 0.49 / 0.58), (2.0, math.sqrt(0.7) / (math.sqrt(0.7) + math.sqrt(0.3)))):
+        a = sample(params, lum, mixture_temperature=tau, generator=torch.Generator().manual_seed(4))[0, 0]
+        first = a < 0
+        assert first.float().mean().item() == pytest.approx(first_share, abs=0.01)
+        spread = (a[first] + 0.5).std().item()
+        assert spread == pytest.approx(0.05 * math.pi / math.sqrt(3), rel=0.05)
+    default = sample(params, lum, generator=torch.Generator().manual_seed(4))
+    assert torch.equal(default, sample(params, lum, mixture_temperature=1.0, generator=torch.Generator().manual_seed(4)))
+    for bad in (0.0, -1.0):
+        with pytest.raises(ValueError, match="mixture_temperature"):
+            sample(params, lum, mixture_temperature=bad)

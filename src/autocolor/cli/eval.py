@@ -80,6 +80,9 @@ rest) or an error; 2 bad usage.""",
 @click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Temperature of every model's annealed mean or sampling decoder (> 0); "
               "default: each model's own.")
+@click.option("--mixture-temperature", type=click.FloatRange(min=0, min_open=True), default=None, metavar="T",
+              help="Mixture temperature of every PIC model's sampler (> 0; 1 = the official "
+              "sampler); default: each model's own.")
 @click.option("--offline", is_flag=True, help="Never download model weights.")
 @click.option("--random-weights", is_flag=True, hidden=True, envvar="AUTOCOLOR_RANDOM_WEIGHTS")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Score only the first N photos (sorted).")
@@ -106,6 +109,7 @@ def eval_command(
     device: str,
     seed: int,
     temperature: float | None,
+    mixture_temperature: float | None,
     offline: bool,
     random_weights: bool,
     limit: int | None,
@@ -137,6 +141,7 @@ def eval_command(
         device=device,
         seed=seed,
         temperature=temperature,
+        mixture_temperature=mixture_temperature,
         fid=fid or fid_weights is not None,
         fid_weights=fid_weights,
         limit=limit,

@@ -176,10 +176,13 @@ def sample_label(sample: DrawnSample) -> str:
 
 
 def _json_record(job: SampleJob, plan: SamplingPlan) -> str:
+    from autocolor.sampling import MIXTURE_TEMPERATURE
+
     record = json.loads(job.result.to_json())
     record.update(
         method=plan.method,
         temperature=plan.temperature if plan.temperature is not None else 0.0,
+        **({"mixture_temperature": plan.extra[MIXTURE_TEMPERATURE]} if MIXTURE_TEMPERATURE in plan.extra else {}),
         samples=[
             {"path": path, "seed": seed, "status": "ok" if path in job.write else "skipped"}
             | ({"bits_per_dim": job.bits_per_dim[seed]} if job.bits_per_dim.get(seed) is not None else {})
@@ -205,6 +208,10 @@ def _json_record(job: SampleJob, plan: SamplingPlan) -> str:
 @click.option("--temperature", type=click.FloatRange(min=0), default=None,
               help="Sampling temperature; lower = safer, higher = more varied; 0 = the mode "
                    "(every sample the same). Default: the model's.")  # fmt: skip
+@click.option("--mixture-temperature", type=click.FloatRange(min=0, min_open=True), default=None,
+              metavar="T", help="PIC only: divides the mixture logits; below 1 a pixel switches less "
+                                "often between colours, so flat regions mottle less (1 = the official "
+                                "sampler). Default: the model's (pic.deep128: 0.9).")  # fmt: skip
 @click.option("--best-of", "best_of", type=click.IntRange(min=1), default=None, metavar="C",
               help="Draw C candidates (seeds SEED..SEED+C-1) and keep the N most probable under the "
                    "model, most probable first (PIC models; C >= N).")  # fmt: skip
@@ -226,6 +233,7 @@ def sample_command(
     offline: bool,
     random_weights: bool,
     temperature: float | None,
+    mixture_temperature: float | None,
     best_of: int | None,
     class_ref: str | None,
     direction: int | None,
@@ -275,8 +283,9 @@ def sample_command(
 
     model_name = model or default_sample_model()
     plan = plan_sampling(
-        model_name, temperature=temperature, class_ref=class_ref, direction=direction, strength=strength
-    )
+        model_name, temperature=temperature, mixture_temperature=mixture_temperature,
+        class_ref=class_ref, direction=direction, strength=strength,
+    )  # fmt: skip
     _check_best_of(best_of, count, model_name, plan)
     first_seed = seed if seed is not None else 0
     jobs = _plan_jobs(items, output, count=count, seed=first_seed, suffix=output_suffix("-", format_),

@@ -22,8 +22,9 @@ draw lands within ~1e-6 of a level boundary).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -31,8 +32,12 @@ import torch.nn.functional as F
 from autocolor.decode import DecodeOptions, register_decoder, register_likelihood
 from autocolor.decode.logistic_mixture import log_prob, quantize
 from autocolor.decode.logistic_mixture import sample as sample_mixture
+from autocolor.errors import UsageError
 from autocolor.models.pic import PicNet, denormalize_ab, normalize_ab
 from autocolor.models.pixelcnn_layers import GatedResnet, WNConv2d, concat_elu
+
+#: ``DecodeOptions.extra`` key of the mixture temperature (see :func:`mixture_temperature_of`).
+MIXTURE_TEMPERATURE = "mixture_temperature"
 
 
 @contextmanager
@@ -64,12 +69,16 @@ def _draw_pixel(
     ab: torch.Tensor,
     i: int,
     j: int,
-    temperature: float,
+    temperatures: tuple[float, float],
     generator: torch.Generator | None,
 ) -> None:
-    """Sample pixel ``(i, j)`` from ``params`` ``(N, 8K, 1, 1)``; write it to ``ab`` and ``canvas``."""
+    """Sample pixel ``(i, j)`` from ``params`` ``(N, 8K, 1, 1)``; write it to ``ab`` and ``canvas``.
+
+    ``temperatures`` is ``(temperature, mixture_temperature)`` of the mixture sampler."""
     lum_ij = lum[:, :, i : i + 1, j : j + 1]
-    x = sample_mixture(params, lum_ij, temperature=temperature, generator=generator)
+    x = sample_mixture(
+        params, lum_ij, temperature=temperatures[0], mixture_temperature=temperatures[1], generator=generator
+    )
     ab[:, :, i : i + 1, j : j + 1] = x
     canvas[:, :3, i : i + 1, j : j + 1] = net.canvas_rgb(lum_ij, x)
 
@@ -80,6 +89,7 @@ def sample_naive(
     lightness: torch.Tensor,
     *,
     temperature: float = 1.0,
+    mixture_temperature: float = 1.0,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """One sample per image by ``h * w`` full PixelCNN passes.
@@ -88,11 +98,13 @@ def sample_naive(
         net: a :class:`PicNet`; it runs in eval mode (no dropout) and its mode is restored.
         lightness: ``(N, 1, H, W)`` L* in ``[0, 100]``.
         temperature: see :func:`autocolor.decode.logistic_mixture.sample` (0: mode).
+        mixture_temperature: divides the mixture logits (same function; 1: the official sampler).
         generator: random source; a seeded one makes the sample repeatable.
 
     Returns:
         ``(N, 2, H/d, W/d)`` ab in Lab units (integer levels).
     """
+    temperatures = (temperature, mixture_temperature)
     with _eval_mode(net):
         embedding, lum, canvas = _start(net, lightness)
         n, _, h, w = lum.shape
@@ -100,7 +112,7 @@ def sample_naive(
         for i in range(h):
             for j in range(w):
                 params = net.pixelcnn(canvas, embedding)[:, :, i : i + 1, j : j + 1]
-                _draw_pixel(net, params, lum, canvas, ab, i, j, temperature, generator)
+                _draw_pixel(net, params, lum, canvas, ab, i, j, temperatures, generator)
     return denormalize_ab(ab)
 
 
@@ -206,9 +218,11 @@ def sample_cached(
     lightness: torch.Tensor,
     *,
     temperature: float = 1.0,
+    mixture_temperature: float = 1.0,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Same contract and same samples as :func:`sample_naive`, at about one pass's arithmetic."""
+    temperatures = (temperature, mixture_temperature)
     with _eval_mode(net):
         embedding, lum, canvas = _start(net, lightness)
         n, _, h, w = lum.shape
@@ -218,7 +232,7 @@ def sample_cached(
             state.start_row(i)
             for j in range(w):
                 params = state.pixel_params(i, j)
-                _draw_pixel(net, params, lum, canvas, ab, i, j, temperature, generator)
+                _draw_pixel(net, params, lum, canvas, ab, i, j, temperatures, generator)
     return denormalize_ab(ab)
 
 
@@ -228,6 +242,15 @@ def _pic_net(net: torch.nn.Module) -> PicNet:
     return net
 
 
+def mixture_temperature_of(extra: Mapping[str, Any]) -> float:
+    """``extra[MIXTURE_TEMPERATURE]`` (default 1, the official sampler); :class:`UsageError`
+    unless it is a number > 0."""
+    value = extra.get(MIXTURE_TEMPERATURE, 1.0)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise UsageError(f"mixture temperature must be a number > 0, got {value!r}")
+    return float(value)
+
+
 @register_decoder("ab_mixture", methods=("sample", "mode"))
 def _decode_ab_mixture(
     net: torch.nn.Module, lightness: torch.Tensor, options: DecodeOptions
@@ -235,8 +258,9 @@ def _decode_ab_mixture(
     # "mode" is the temperature-0 sample: the most probable component's mean at every step.
     temperature = 0.0 if options.method == "mode" else options.temperature
     return sample_cached(
-        _pic_net(net), lightness.float(), temperature=temperature, generator=options.generator
-    )
+        _pic_net(net), lightness.float(), temperature=temperature,
+        mixture_temperature=mixture_temperature_of(options.extra), generator=options.generator,
+    )  # fmt: skip
 
 
 def chroma_targets(net: PicNet, ab: torch.Tensor) -> torch.Tensor:

@@ -132,6 +132,7 @@ def sample(
     lightness: torch.Tensor,
     *,
     temperature: float = 1.0,
+    mixture_temperature: float = 1.0,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Draw ``(a, b)`` levels ``(N, 2, h, w)`` in ``[-1, 1]`` from the mixture, pixels independently.
@@ -144,11 +145,20 @@ def sample(
     is not biased towards its dominant hue (dividing the logits as well did that: lower
     temperatures drifted to green). 0 is deterministic, a project choice where the official
     code still draws the component: the most probable component's mean, rounded (the "mode"
-    sample). Random numbers are drawn in a fixed order (mixture noise ``(N, K, h, w)``, then
+    sample).
+
+    ``mixture_temperature`` (> 0; a project extension, 1 = the official sampler) divides the
+    mixture logits before the component is drawn: below 1 a pixel switches less often to a
+    component its neighbours did not choose, so weak models mottle flat regions less (a sky
+    stays one hue instead of patches of several). The price is colour: a dominant component is
+    usually the most neutral one, so samples get paler as it drops (docs/bundled-model.md
+    measures both). It is ignored at ``temperature`` 0. Random numbers are drawn in a fixed order (mixture noise ``(N, K, h, w)``, then
     logistic noise ``(N, 2, h, w)``), so the same generator state gives the same sample.
     """
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
+    if not mixture_temperature > 0:
+        raise ValueError(f"mixture_temperature must be > 0, got {mixture_temperature}")
     mix = split_params(params)
     n, k, h, w = mix.logits.shape
     if temperature == 0:
@@ -157,7 +167,8 @@ def sample(
     else:
         u_mix = _uniform((n, k, h, w), params, generator)
         gumbel = -torch.log(-torch.log(u_mix))
-        choice = (mix.logits + gumbel).argmax(dim=1, keepdim=True)
+        logits = mix.logits if mixture_temperature == 1.0 else mix.logits / mixture_temperature
+        choice = (logits + gumbel).argmax(dim=1, keepdim=True)
         u = _uniform((n, 2, h, w), params, generator)
         noise = temperature * (torch.log(u) - torch.log1p(-u))
 

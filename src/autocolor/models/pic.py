@@ -319,14 +319,17 @@ def pic_small128(**overrides: object) -> PicNet:
     return PicNet(_with(replace(SMALL_CONFIG, input_size=128), overrides))
 
 
-@register_model("pic.deep128", output_kind="ab_mixture", input_size=128, decoding="sample", temperature=0.6)
+@register_model("pic.deep128", output_kind="ab_mixture", input_size=128, decoding="sample", temperature=0.6,
+                decode_extra={"mixture_temperature": 0.9})  # fmt: skip
 def pic_deep128(**overrides: object) -> PicNet:
     """PIC, ``pic.small128`` with the paper's PixelCNN++ depth: 4 + 4 gated resnets, not 2 + 2.
 
     The causal context of each chroma pixel doubles (about 17 rows up and columns left at
     32x32 chroma instead of 9), which keeps a sampled colour consistent across larger regions.
     Its first layers are ``pic.small128``'s, so it grows from those weights: the extra blocks
-    start as identities (configs/pic_deep128.toml).
+    start as identities (configs/pic_deep128.toml). Sampled by default at mixture temperature
+    0.9 (see :func:`autocolor.decode.logistic_mixture.sample`; chosen on validation photos,
+    docs/bundled-model.md).
     """
     return PicNet(_with(replace(SMALL_CONFIG, input_size=128, blocks=4), overrides))
 

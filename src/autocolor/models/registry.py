@@ -9,9 +9,9 @@ this module only knows what a network *is* (input size, output kind, default dec
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -31,6 +31,8 @@ class ModelInfo:
         input_size: side in pixels the network expects its L* input resized to.
         decoding: default decoder name for ``output_kind`` (e.g. ``"annealed_mean"``).
         temperature: default decoding temperature (CIC annealed mean: 0.38).
+        decode_extra: default ``DecodeOptions.extra`` of the model's decoder (e.g. PIC's
+            ``{"mixture_temperature": 0.9}``); options a caller gives take precedence.
         tiny: a small random variant for tests; hidden from ``list_models()`` by default.
         description: one line for ``--list`` style output.
     """
@@ -41,6 +43,7 @@ class ModelInfo:
     input_size: int
     decoding: str
     temperature: float = 1.0
+    decode_extra: Mapping[str, Any] = field(default_factory=dict)
     tiny: bool = False
     description: str = ""
 
@@ -61,6 +64,7 @@ def register_model(
     input_size: int,
     decoding: str,
     temperature: float = 1.0,
+    decode_extra: Mapping[str, Any] | None = None,
     tiny: bool = False,
     description: str = "",
 ) -> Callable[[_F], _F]:
@@ -76,6 +80,7 @@ def register_model(
             input_size=input_size,
             decoding=decoding,
             temperature=temperature,
+            decode_extra=dict(decode_extra or {}),
             tiny=tiny,
             description=description or _first_line(factory.__doc__),
         )
