@@ -141,6 +141,7 @@ def make_predictors(config: EvalConfig) -> list[Predictor]:
     predictors: list[Predictor] = [GrayPredictor(name) for name in config.baselines]
     predictors += [FilesPredictor(name, Path(path)) for name, path in config.predictions]
     if config.models:
+        from autocolor.decode.autoregressive import MIXTURE_TEMPERATURE
         from autocolor.models import model_info
         from autocolor.pipeline import Colorizer
 
@@ -154,7 +155,7 @@ def make_predictors(config: EvalConfig) -> list[Predictor]:
                 temperature=config.temperature,
                 pretrained=config.pretrained,
                 offline=config.offline,
-                extra={"mixture_temperature": tau} if pic else None,
+                extra={MIXTURE_TEMPERATURE: tau} if pic else None,
             )
             predictors.append(ModelPredictor(name, colorizer))
     names = [p.name for p in predictors]

@@ -152,8 +152,10 @@ def sample(
     component its neighbours did not choose, so weak models mottle flat regions less (a sky
     stays one hue instead of patches of several). The price is colour: a dominant component is
     usually the most neutral one, so samples get paler as it drops (docs/bundled-model.md
-    measures both). It is ignored at ``temperature`` 0. Random numbers are drawn in a fixed order (mixture noise ``(N, K, h, w)``, then
-    logistic noise ``(N, 2, h, w)``), so the same generator state gives the same sample.
+    measures both). It is ignored at ``temperature`` 0.
+
+    Random numbers are drawn in a fixed order (mixture noise ``(N, K, h, w)``, then logistic
+    noise ``(N, 2, h, w)``), so the same generator state gives the same sample.
     """
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
