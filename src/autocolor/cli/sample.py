@@ -266,6 +266,7 @@ def sample_command(
       autocolor sample dog.jpg --model gcp --class 207 -o out/   # GCP: as ImageNet class 207
       autocolor sample old.jpg -o out/ --json                # files, seeds and bits/dim as JSON
       autocolor sample old.jpg --n 4 --best-of 16 -o out/    # the 4 most probable of 16 draws
+      autocolor sample old.jpg --mixture-temperature 1 -o out/   # more colour, more mottle
     """
     items, unreadable = discover_inputs(
         inputs, recursive=recursive, exclude=[Path(output)] if output is not None else []
