@@ -141,13 +141,13 @@ def make_predictors(config: EvalConfig) -> list[Predictor]:
     predictors: list[Predictor] = [GrayPredictor(name) for name in config.baselines]
     predictors += [FilesPredictor(name, Path(path)) for name, path in config.predictions]
     if config.models:
-        from autocolor.decode.autoregressive import MIXTURE_TEMPERATURE
         from autocolor.models import model_info
         from autocolor.pipeline import Colorizer
+        from autocolor.sampling import MIXTURE_KIND, MIXTURE_TEMPERATURE
 
+        tau = config.mixture_temperature
         for name in config.models:
-            tau = config.mixture_temperature
-            pic = tau is not None and model_info(name).output_kind == "ab_mixture"
+            pic = tau is not None and model_info(name).output_kind == MIXTURE_KIND
             colorizer = Colorizer(
                 name,
                 device=config.device,
