@@ -117,9 +117,20 @@ def run_batch(
     normal_exit = False
     try:
         pipeline.start()
-        while next_report < len(jobs):
-            # Admit while there is room; a pre-decided job costs nothing and is done at once.
-            while not stopping and next_admit < len(jobs) and in_flight < limit:
+        while True:
+            # Report every result whose turn has come, then admit one more job if there is
+            # room (so should_stop sees every report before the next admission); a job decided
+            # up front costs nothing and is reported on the next round of this loop.
+            while True:
+                while next_report in finished:
+                    result = finished.pop(next_report)
+                    jobs[next_report].result = result
+                    results.append(result)
+                    if on_result is not None:
+                        on_result(result)
+                    next_report += 1
+                if stopping or next_admit >= len(jobs) or in_flight >= limit:
+                    break
                 if should_stop is not None and should_stop():
                     stopping = True
                     break
@@ -130,14 +141,6 @@ def run_batch(
                     pipeline.submit(next_admit, job)
                     in_flight += 1
                 next_admit += 1
-            # Report every result whose turn has come.
-            while next_report in finished:
-                result = finished.pop(next_report)
-                jobs[next_report].result = result
-                results.append(result)
-                if on_result is not None:
-                    on_result(result)
-                next_report += 1
             if next_report >= (next_admit if stopping else len(jobs)):
                 break
             try:
