@@ -129,9 +129,28 @@ def check_hints_fit(hints: dict[str, list[Hint]]) -> None:
                 raise UsageError(f"{path}: {err}") from None
 
 
-def check_model_takes_hints(model_name: str, accepts: bool, hints: dict[str, list[Hint]]) -> None:
-    """One-line refusal of hints for a model that cannot take them."""
-    if hints and not accepts:
+def model_takes_hints(name: str) -> bool | None:
+    """Whether the registered model ``name`` takes hints, told without loading its weights.
+
+    The network is built on PyTorch's ``meta`` device (shapes only: no memory, no weights), so
+    a model that cannot take hints is refused before a long download or load. ``None`` when
+    that is not possible; the loaded network is asked then.
+    """
+    import torch
+
+    from autocolor.decode import accepts_hints
+    from autocolor.models import model_info
+
+    try:
+        with torch.device("meta"):
+            return accepts_hints(model_info(name).factory())
+    except Exception:  # noqa: BLE001 - a factory that needs real tensors: ask after loading
+        return None
+
+
+def check_model_takes_hints(model_name: str, accepts: bool | None, hints: dict[str, list[Hint]]) -> None:
+    """One-line refusal of hints for a model that cannot take them (``None``: not known yet)."""
+    if hints and accepts is False:
         raise UsageError(
             f"model {model_name} cannot take colour hints; use a hint-aware model (--model cic.base or cic.siggraph17)"
         )

@@ -15,7 +15,7 @@ Text forms (command line, JSON files):
   to such a list.
 
 Nothing here knows about networks; :mod:`autocolor.hints.raster` maps hints onto a network's
-input.
+input. Importing this module imports neither torch nor numpy (``autocolor --help`` stays fast).
 """
 
 from __future__ import annotations
@@ -28,9 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from autocolor.color.lab import rgb_to_lab
 from autocolor.errors import UsageError
 
 #: Patch radius (network-input pixels) when none is given: the official demo's default brush.
@@ -121,6 +118,10 @@ def parse_color(text: str) -> tuple[float, float]:
     """
     text = text.strip()
     if match := _HEX.fullmatch(text):
+        import torch  # here, not at the top: the CLI parses hints before it needs torch
+
+        from autocolor.color.lab import rgb_to_lab
+
         code = int(match.group(1), 16)
         rgb = torch.tensor([(code >> 16) & 255, (code >> 8) & 255, code & 255], dtype=torch.float64) / 255.0
         lab = rgb_to_lab(rgb.view(3, 1, 1)).flatten()
