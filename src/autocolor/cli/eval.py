@@ -55,8 +55,7 @@ Examples:
   autocolor eval --data val/ --model cic.eccv16 --prior my_prior.npy --resolution 256x256
   autocolor eval --data val/ --model cic.eccv16 --fid      # after: autocolor fetch-weights fid.inception
   autocolor eval --data val/ --model pic.small --temperature 0.7 --seed 1   # samples at T = 0.7
-  autocolor eval --data val/ --model cic.base --model cic.lite --baseline gray \
-      --hints-from-ground-truth 0,1,2,5,10,20,50 --plot hints.png      # PSNR / AuC vs colour hints
+  autocolor eval --data val/ --model cic.base --hints-from-ground-truth 0,1,2,5,10,20,50 --plot hints.png
 
 \b
 Metrics (each module of autocolor.metrics states its exact protocol):
