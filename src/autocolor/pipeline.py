@@ -280,6 +280,40 @@ class Colorizer:
         with autocast_context(self.device, enabled=reduced_precision):
             return predict_ab(self.net, small, options).float()
 
+    def network_input(self, lightness: np.ndarray) -> torch.Tensor:
+        """``(H, W)`` L* in ``[0, 100]`` -> ``(1, 1, h, w)`` float32 CPU tensor: what the network sees.
+
+        ``(h, w)`` is :func:`network_input_size`; for square-input models every photo gives the
+        same shape, so inputs of a batch can be stacked for :meth:`predict_low`.
+        """
+        lightness = np.asarray(lightness, dtype=np.float32)
+        if lightness.ndim != 2 or min(lightness.shape) < 1:
+            raise ValueError(f"lightness must be (H, W), got shape {lightness.shape}")
+        full = torch.from_numpy(np.ascontiguousarray(lightness))[None, None]
+        return resize_lightness(full, network_input_size(self.net, *lightness.shape, self.size))
+
+    def predict_low(self, small: torch.Tensor) -> torch.Tensor:
+        """Network + decoder on a batch: ``(N, 1, h, w)`` L* -> ``(N, 2, h', w')`` float32 CPU ab.
+
+        With a ``seed`` each photo is decoded on its own with a freshly seeded generator, so a
+        photo gets the same colours whatever its place in a batch; without one the batch runs
+        as one forward pass.
+        """
+        if small.ndim != 4 or small.shape[1] != 1:
+            raise ValueError(f"expected (N, 1, h, w) L*, got shape {tuple(small.shape)}")
+        with torch.inference_mode():
+            if self.seed is not None and small.shape[0] > 1:
+                return torch.cat([self.predict_low(small[i : i + 1]) for i in range(small.shape[0])])
+            return self._decode(small.to(self.device, non_blocking=True)).cpu()
+
+    def render(self, photo: Photo, ab_low: np.ndarray) -> np.ndarray:
+        """The full-resolution colour work: the network's ab ``(2, h, w)`` + ``photo`` ->
+        ``(H, W, 3)`` float32 sRGB in [0, 1] (guided upsampling by L*, Lab -> sRGB keeping L*).
+        """
+        lightness = np.asarray(photo.lightness, dtype=np.float32)
+        ab = np.asarray(upsample_ab(np.asarray(ab_low), lightness, method=self.upsample), dtype=np.float32)
+        return lightness_ab_to_rgb(lightness, ab)
+
     def predict_ab(self, lightness: np.ndarray) -> np.ndarray:
         """Predict full-resolution ab for one photo.
 
@@ -335,7 +369,8 @@ class Colorizer:
         Returns ``(H, W, 3)`` float32 sRGB in ``[0, 1]``; write it with
         ``write_photo(path, rgb, like=photo)`` to keep alpha, bit depth and metadata.
         """
-        return self.colorize_lightness(photo.lightness)
+        ab_low = self.predict_low(self.network_input(photo.lightness))[0].numpy()
+        return self.render(photo, ab_low)
 
 
 def _first_method(kind: str) -> str:
