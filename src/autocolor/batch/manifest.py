@@ -26,7 +26,7 @@ import hashlib
 import json
 import os
 import socket
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -38,10 +38,13 @@ from autocolor.errors import OutputError, UsageError
 __all__ = [
     "FIELDS",
     "ManifestRead",
+    "ManifestSink",
     "ManifestWriter",
     "Resume",
     "ResultLike",
     "manifest_record",
+    "drop_done",
+    "job_keys",
     "read_manifest",
     "record_key",
     "weights_sha256",
@@ -280,3 +283,58 @@ def weights_sha256(model: str, *, pretrained: bool = True) -> str | None:
         return hashlib.sha256(joined.encode("utf-8")).hexdigest()
     return entry.sha256 or cache.recorded_sha256(entry.name)
 
+
+
+class ManifestSink:
+    """Writes the manifest line of each finished job: ``sink(result)`` as an ``on_result`` hook.
+
+    Args:
+        writer: an open :class:`ManifestWriter`.
+        keys: input path -> partition key, for the planned jobs (other inputs, such as
+            unreadable folders, get the key of their path alone).
+        weights_sha256: the hash written on every line, unless a call gives its own (a Ray
+            actor reports the hash of the weights it loaded).
+    """
+
+    def __init__(self, writer: ManifestWriter, keys: Mapping[str, str], weights_sha256: str | None) -> None:
+        self.writer = writer
+        self.keys = dict(keys)
+        self.weights_sha256 = weights_sha256
+        self.written = 0
+
+    def __call__(self, result: ResultLike, weights_sha256: str | None = None) -> None:
+        from autocolor.batch.shard import input_key
+
+        key = self.keys.get(result.input) or input_key(result.input, None)
+        sha = weights_sha256 if weights_sha256 is not None else self.weights_sha256
+        self.writer.write(manifest_record(result, key=key, weights_sha256=sha))
+        self.written += 1
+
+
+def job_keys(jobs: Iterable[Any]) -> dict[str, str]:
+    """Input path -> partition key of planned jobs (:class:`autocolor.batch.plan.Job`)."""
+    from autocolor.batch.shard import input_key
+
+    return {job.item.path: input_key(job.item.path, job.item.root) for job in jobs}
+
+
+def drop_done(jobs: Sequence[Any], manifest: str | os.PathLike[str], model: str | None) -> tuple[list[Any], int]:
+    """The jobs a rerun still has to report, and how many the manifest says are done.
+
+    A job is dropped when ``manifest`` records it as done into the same output by the same
+    model and that output still exists (:meth:`Resume.done`); failed and unfinished inputs
+    stay (and are retried). Jobs refused when planned (an output that is an input) stay too.
+    """
+    resume = Resume.from_file(manifest)
+    if not len(resume):
+        return list(jobs), 0
+    keys = job_keys(jobs)
+    kept = [
+        job
+        for job in jobs
+        if not (
+            (job.result is None or job.result.status == "skipped")
+            and resume.done(keys[job.item.path], job.output, model)
+        )
+    ]
+    return kept, len(jobs) - len(kept)

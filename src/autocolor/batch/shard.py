@@ -22,7 +22,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO, Protocol, TypeVar
 
 from autocolor.errors import UsageError
 
@@ -36,6 +36,16 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+
+class _Input(Protocol):
+    @property
+    def path(self) -> str: ...
+    @property
+    def root(self) -> Path | None: ...
+
+
+InputLike = TypeVar("InputLike", bound=_Input)
 _SHARD_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 #: ``-`` reads the list from stdin.
 STDIN = "-"
@@ -62,6 +72,10 @@ class Shard:
     def select(self, items: Iterable[T], keys: Iterable[str]) -> list[T]:
         """The items (paired with their keys, in order) that belong to this shard."""
         return [item for item, key in zip(items, keys, strict=True) if self.holds(key)]
+
+    def select_inputs(self, items: Sequence[InputLike]) -> list[InputLike]:
+        """The inputs (anything with ``path`` and ``root``, e.g. ``InputFile``) of this shard."""
+        return [item for item in items if self.holds(input_key(item.path, item.root))]
 
 
 def parse_shard(text: str) -> Shard:
