@@ -111,8 +111,9 @@ def test_refusals_before_ray_starts(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     make_folder(src, 1)
     with pytest.raises(UsageError, match="local or shared folder"):
         colorize_with_ray(str(src), "s3://bucket/out", model="cic.tiny", pretrained=False)
+    (tmp_path / "empty").mkdir()
     with pytest.raises(UsageError, match="no supported images"):
-        colorize_with_ray(str(tmp_path / "out"), str(tmp_path / "x"), model="cic.tiny") if (tmp_path / "out").mkdir() is None else None
+        colorize_with_ray(str(tmp_path / "empty"), str(tmp_path / "x"), model="cic.tiny")
     with pytest.raises(UsageError, match="decoding"):
         colorize_with_ray(str(src), str(tmp_path / "o"), model="cic.tiny", decoding="nonsense", pretrained=False)
     monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed

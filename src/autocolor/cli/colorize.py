@@ -139,7 +139,7 @@ def colorize_command(
         raise UsageError(f"no supported images found in: {', '.join(inputs or [str(files_from)])}")
     if folder:
         check_output_folder(str(output))
-    items, unreadable = select_shard(scale, items, unreadable)
+    items, unreadable = select_shard(scale, items, unreadable, quiet=quiet)
     jobs = plan_jobs(items, output, folder=folder, format=format_, overwrite=overwrite)
     if any(job.output == STDIO for job in jobs):
         refuse_terminal_stdout()

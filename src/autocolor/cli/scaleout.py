@@ -127,7 +127,7 @@ def gather_inputs(
 
 
 def select_shard(
-    options: ScaleOut, items: list[InputFile], unreadable: list[tuple[str, str]]
+    options: ScaleOut, items: list[InputFile], unreadable: list[tuple[str, str]], *, quiet: bool
 ) -> tuple[list[InputFile], list[tuple[str, str]]]:
     """This shard's inputs (all of them without ``--shard``); an unreadable folder is reported
     by the one shard its path falls in, not by all N."""
@@ -136,7 +136,10 @@ def select_shard(
     from autocolor.batch.shard import input_key
 
     shard = options.shard
-    return shard.select_inputs(items), [p for p in unreadable if shard.holds(input_key(p[0], None))]
+    mine = shard.select_inputs(items)
+    if not mine and not quiet:
+        click.echo(f"autocolor: shard {shard} has none of the {len(items)} input(s); nothing to do", err=True)
+    return mine, [p for p in unreadable if shard.holds(input_key(p[0], None))]
 
 
 @contextlib.contextmanager
