@@ -19,6 +19,8 @@ from autocolor.batch.manifest import read_manifest
 from autocolor.cli import main
 from autocolor.errors import UsageError
 
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data.context")
+
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'autocolor[ray]')")
 pytest.importorskip("ray.data", reason="Ray Data is not installed")
 
