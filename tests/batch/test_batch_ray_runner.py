@@ -87,20 +87,27 @@ def test_outputs_byte_identical_to_single_process_and_manifest_complete(ray_loca
     assert len(read_manifest(manifest).records) == len(read.records) + 1
 
 
-def test_cli_ray_path_with_shards_and_report(ray_local, tmp_path: Path) -> None:
+def test_cli_ray_path_with_shards_hints_and_report(ray_local, tmp_path: Path) -> None:
     src = tmp_path / "scans"
-    make_folder(src, 5)
+    photos = make_folder(src, 5)
     (src / "broken.png").unlink()
+    points = {p.relative_to(src).as_posix(): [{"x": 10, "y": 10 + i, "color": "#c03020"}] for i, p in enumerate(photos)}
+    (tmp_path / "hints.json").write_text(json.dumps(points))
+    guided = ["--model", "cic.tiny_regression", "--random-weights", "--device", "cpu", "--hints", str(tmp_path / "hints.json")]
+    single = CliRunner().invoke(main, ["colorize", str(src), "-o", str(tmp_path / "single"), *guided, "-q"])
+    assert single.exit_code == 0, single.output
     out = tmp_path / "out"
     for k in (1, 2):
         result = CliRunner().invoke(main, [
-            "colorize", str(src), "-o", str(out), *TINY, "--ray", "--shard", f"{k}/2",
+            "colorize", str(src), "-o", str(out), *guided, "--ray", "--shard", f"{k}/2",
             "--manifest", str(tmp_path / f"run-{k}.jsonl"), "--json",
         ])  # fmt: skip
         assert result.exit_code == 0, result.output
         lines = [json.loads(line) for line in result.stdout.splitlines()]
-        assert all(line["status"] == "ok" for line in lines)
-    assert len(list(out.rglob("*.png"))) == 5
+        assert all(line["status"] == "ok" and line["hints"][0]["color"] == "#c03020" for line in lines)
+    for photo in photos:  # the hints reached the actors: same pixels as the hinted single-process run
+        relative = photo.relative_to(src)
+        assert (out / relative).read_bytes() == (tmp_path / "single" / relative).read_bytes()
     report = CliRunner().invoke(main, ["report", str(tmp_path / "run-1.jsonl"), str(tmp_path / "run-2.jsonl"),
                                        "--expect", str(src), "--json"])  # fmt: skip
     assert report.exit_code == 0, report.output

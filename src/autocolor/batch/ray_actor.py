@@ -11,6 +11,7 @@ writes exactly as ``autocolor colorize`` does on one machine. The driver side is
 from __future__ import annotations
 
 import json
+import pickle
 import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -64,8 +65,9 @@ class ColorizerSettings:
 class ColorizeActor:
     """The ``map_batches`` callable class: one model per actor, many batches of rows per actor.
 
-    ``__call__`` takes a batch ``{"input", "root", "output"}`` (numpy object arrays of str;
-    ``root`` may be ``""`` for none) and returns ``{"result": [json, ...]}``: per row the
+    ``__call__`` takes a batch ``{"input", "root", "output", "hints"}`` (numpy object arrays of
+    str, ``root`` ``""`` for none; ``hints`` the pickled tuple of :class:`autocolor.hints.Hint`,
+    ``b""`` for none) and returns ``{"result": [json, ...]}``: per row the
     :class:`ItemResult` fields plus ``weights_sha256``. It never raises for a bad file.
     """
 
@@ -91,7 +93,10 @@ class ColorizeActor:
 
         from autocolor.batch.runner import run_batch
 
-        jobs = [Job(InputFile(str(path)), str(output)) for path, output in zip(batch["input"], batch["output"], strict=True)]
+        jobs = [
+            Job(InputFile(str(path)), str(output), hints=pickle.loads(hints) if hints else ())
+            for path, output, hints in zip(batch["input"], batch["output"], batch["hints"], strict=True)
+        ]
         roots = [str(root) if root else None for root in batch["root"]]
         with tempfile.TemporaryDirectory(prefix="autocolor-ray-") as scratch:
             # Files behind a URI are copied to local scratch first; the runner reads local files.
@@ -107,7 +112,7 @@ class ColorizeActor:
         """``job`` reading a local file: a local path as is, a URI's file copied into ``scratch``."""
         local = local_path(job.item.path)
         if local is not None:
-            return Job(InputFile(local), job.output)
+            return Job(InputFile(local), job.output, hints=job.hints)
         target = scratch / f"{number}{Path(job.item.path).suffix}"
         try:
             filesystem, path = self._filesystem(job.item.path, root)
@@ -118,7 +123,7 @@ class ColorizeActor:
             decided = Job(job.item, job.output)
             decided.result = ItemResult(job.item.path, job.output, "failed", one_line(f"cannot read: {exc}"))
             return decided
-        return Job(InputFile(str(target)), job.output)
+        return Job(InputFile(str(target)), job.output, hints=job.hints)
 
     def _filesystem(self, uri: str, root: str | None) -> tuple[Any, str]:
         """The pyarrow file system and path of ``job``'s input URI.

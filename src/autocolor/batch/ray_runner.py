@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -233,7 +234,12 @@ def _run(
     gpus, actors = _resources(ray, settings, options, calls)
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = not quiet and bool(os.environ.get("AUTOCOLOR_RAY_PROGRESS"))
-    rows = [{"input": job.item.path, "root": _root_text(job.item), "output": job.output} for job in pending]
+    # Hints (frozen dataclasses) travel pickled, as Ray pickles everything else it sends.
+    rows = [
+        {"input": job.item.path, "root": _root_text(job.item), "output": job.output,
+         "hints": pickle.dumps(tuple(job.hints)) if job.hints else b""}
+        for job in pending
+    ]  # fmt: skip
     by_input = {job.item.path: job for job in pending}
     # One block per actor call (up to a cap), so the calls spread over the whole pool.
     dataset = ray.data.from_items(rows, override_num_blocks=min(calls, _MAX_BLOCKS))

@@ -13,6 +13,13 @@ from typing import TYPE_CHECKING
 import click
 
 from autocolor.batch.plan import OUTPUT_TAG, plan_jobs
+from autocolor.cli.hints import (
+    assign_hints,
+    check_hints_fit,
+    check_model_takes_hints,
+    hint_options,
+    model_takes_hints,
+)
 from autocolor.cli.common import (
     STDIO,
     ItemResult,
@@ -75,6 +82,7 @@ FORMATS = ("png", "jpg", "jpeg", "tif", "tiff", "webp")
     default=None,
     help="Output format (default: from the output name, else the input's).",
 )
+@hint_options
 @gcp_options
 @output_options
 @scaleout_options
@@ -91,6 +99,9 @@ def colorize_command(
     temperature: float | None,
     upsample: str,
     format_: str | None,
+    hint_texts: tuple[str, ...],
+    hints_file: Path | None,
+    hint_radius: int,
     class_ref: str | None,
     direction: int | None,
     strength: float | None,
@@ -121,6 +132,8 @@ def colorize_command(
       cat old.png | autocolor colorize - > new.png    # stdin to stdout
       autocolor colorize scans/ -o colored/ --json > report.jsonl
       autocolor colorize dog.jpg --model gcp --class 207   # GCP, as ImageNet class 207
+      autocolor colorize old.jpg -o new.jpg --model cic.base --hint 120,80,#1f3a93 --hint 50%,10%,#87ceeb
+      autocolor colorize scans/ -o colored/ --model cic.base --hints hints.json   # {"a.jpg": [...]}
       autocolor colorize scans/ -o out/ --shard 3/8 --manifest run-3.jsonl   # job 3 of 8
       find scans -name '*.tif' -print0 | autocolor colorize --files-from - -o out/
       autocolor colorize scans/ -o out/ --ray --ray-address auto   # on a Ray cluster
@@ -139,8 +152,12 @@ def colorize_command(
         raise UsageError(f"no supported images found in: {', '.join(inputs or [str(files_from)])}")
     if folder:
         check_output_folder(str(output))
+    hints = assign_hints(items, hint_texts, hints_file, hint_radius)  # before sharding: a hint file covers all
+    check_hints_fit(hints)
     items, unreadable = select_shard(scale, items, unreadable, quiet=quiet)
     jobs = plan_jobs(items, output, folder=folder, format=format_, overwrite=overwrite)
+    for job in jobs:
+        job.hints = tuple(hints.get(job.item.path, ()))
     if any(job.output == STDIO for job in jobs):
         refuse_terminal_stdout()
 
@@ -151,6 +168,8 @@ def colorize_command(
 
     model_name = model or pipeline.DEFAULT_MODEL
     model_info(model_name)  # an unknown name is a usage error, even when everything is skipped
+    if hints:
+        check_model_takes_hints(model_name, model_takes_hints(model_name), hints)
     extra = gcp_extra(model_name, class_ref=class_ref, direction=direction, strength=strength)
     settings = dict(model=model_name, device=device, size=size, decoding=decoding, temperature=temperature,
                     upsample=upsample, seed=seed, pretrained=not random_weights, offline=offline, extra=extra)  # fmt: skip
@@ -161,12 +180,14 @@ def colorize_command(
         colorizer = None
         if not use_ray and any(job.result is None for job in jobs):
             colorizer = pipeline.Colorizer(**settings)  # type: ignore[arg-type]
+            check_model_takes_hints(model_name, colorizer.accepts_hints, hints)
         if sink is not None:
             from autocolor.batch.manifest import weights_sha256
 
             sink.weights_sha256 = weights_sha256(model_name, pretrained=not random_weights)
 
         from autocolor.batch.runner import run_batch
+        from autocolor.hints import hints_to_json
 
         results = [ItemResult(path, None, "failed", reason) for path, reason in unreadable]
         for result in results:
@@ -179,6 +200,8 @@ def colorize_command(
 
             def report(result: ItemResult, record: bool = True) -> None:
                 result.model = result.model or model_name
+                if result.input in hints:
+                    result.hints = hints_to_json(hints[result.input])
                 if record and sink is not None:  # the manifest line first: it is what a rerun trusts
                     sink(result)
                 if result.input in to_run:
