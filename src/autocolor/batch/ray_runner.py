@@ -82,6 +82,9 @@ class RayOptions:
             not ``"cpu"``, else 0 (CPU actors).
         cpus_per_actor: CPUs reserved per actor (and torch threads in it).
         ray_init: extra keyword arguments for ``ray.init`` when this call starts/joins Ray.
+        console_logs: leave Ray's console output as Ray sets it (its INFO lines, progress
+            bars). ``False`` (the CLI, which draws its own progress bar) keeps warnings and
+            errors on the console and everything else in Ray's session log files.
     """
 
     address: str | None = None
@@ -91,6 +94,7 @@ class RayOptions:
     gpus_per_actor: float | None = None
     cpus_per_actor: float = 1.0
     ray_init: dict[str, Any] = field(default_factory=dict)
+    console_logs: bool = True
 
 
 def _import_ray() -> Any:
@@ -120,6 +124,19 @@ def _connect(ray: Any, options: RayOptions, *, quiet: bool) -> bool:
         where = options.address or os.environ.get("RAY_ADDRESS") or "a local instance"
         raise RayUnavailableError(f"cannot start or join Ray ({where}): {exc}") from exc
     return True
+
+
+def _quiet_console(ray: Any) -> None:
+    """No Ray Data progress bars or INFO lines on the console (they stay in the session log)."""
+    import logging
+
+    from ray.util.debug import log_once
+
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    log_once("ray_data_progress_manager_disabled")  # Ray would warn that we turned its bars off
+    for handler in logging.getLogger("ray.data").handlers:
+        if type(handler).__name__ != "SessionFileHandler":
+            handler.setLevel(max(handler.level, logging.WARNING))
 
 
 def _resources(ray: Any, settings: ColorizerSettings, options: RayOptions, calls: int) -> tuple[float, int]:
@@ -232,8 +249,8 @@ def _run(
     rows_per_call = max(1, options.rows_per_call)
     calls = -(-len(pending) // rows_per_call)
     gpus, actors = _resources(ray, settings, options, calls)
-    context = ray.data.DataContext.get_current()
-    context.enable_progress_bars = not quiet and bool(os.environ.get("AUTOCOLOR_RAY_PROGRESS"))
+    if not options.console_logs:
+        _quiet_console(ray)
     # Hints (frozen dataclasses) travel pickled, as Ray pickles everything else it sends.
     rows = [
         {"input": job.item.path, "root": _root_text(job.item), "output": job.output,

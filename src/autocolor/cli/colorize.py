@@ -167,7 +167,7 @@ def colorize_command(
     from autocolor.sampling import gcp_extra
 
     model_name = model or pipeline.DEFAULT_MODEL
-    model_info(model_name)  # an unknown name is a usage error, even when everything is skipped
+    registered = model_info(model_name).name  # an unknown name is a usage error, even when all is skipped
     if hints:
         check_model_takes_hints(model_name, model_takes_hints(model_name), hints)
     extra = gcp_extra(model_name, class_ref=class_ref, direction=direction, strength=strength)
@@ -175,8 +175,8 @@ def colorize_command(
                     upsample=upsample, seed=seed, pretrained=not random_weights, offline=offline, extra=extra)  # fmt: skip
     for job in jobs:
         if job.result is not None:
-            job.result.model = job.result.model or model_name
-    with open_manifest(scale, jobs, model_name, quiet=quiet) as (jobs, sink):
+            job.result.model = job.result.model or registered
+    with open_manifest(scale, jobs, registered, quiet=quiet) as (jobs, sink):
         colorizer = None
         if not use_ray and any(job.result is None for job in jobs):
             colorizer = pipeline.Colorizer(**settings)  # type: ignore[arg-type]
@@ -199,7 +199,7 @@ def colorize_command(
         with Progress(len(to_run), enabled=not (quiet or as_json)) as progress:
 
             def report(result: ItemResult, record: bool = True) -> None:
-                result.model = result.model or model_name
+                result.model = result.model or registered
                 if result.input in hints:
                     result.hints = hints_to_json(hints[result.input])
                 if record and sink is not None:  # the manifest line first: it is what a rerun trusts
