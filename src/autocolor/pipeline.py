@@ -280,6 +280,29 @@ class Colorizer:
         with autocast_context(self.device, enabled=reduced_precision):
             return predict_ab(self.net, small, options).float()
 
+    def predict_ab_low(self, lightness: np.ndarray) -> np.ndarray:
+        """The network's ab for one photo, at the network's resolution (before upsampling).
+
+        Args:
+            lightness: ``(H, W)`` L* in ``[0, 100]``, any size.
+
+        Returns:
+            ``(2, h, w)`` float32 a*, b* in Lab units on the network's grid
+            (:func:`network_input_size`: ``size`` x ``size``, aspect ignored, for most models).
+            Video smoothing works on this grid, between the decoder and :meth:`upsample_ab`.
+        """
+        lightness = np.asarray(lightness, dtype=np.float32)
+        if lightness.ndim != 2 or min(lightness.shape) < 1:
+            raise ValueError(f"lightness must be (H, W), got shape {lightness.shape}")
+        with torch.inference_mode():
+            full = torch.from_numpy(np.ascontiguousarray(lightness))[None, None].to(self.device)
+            target = network_input_size(self.net, *lightness.shape, self.size)
+            return self._decode(resize_lightness(full, target))[0].cpu().numpy()
+
+    def upsample_ab(self, ab_low: np.ndarray, lightness: np.ndarray) -> np.ndarray:
+        """``(2, h, w)`` ab and ``(H, W)`` full-res L* -> ``(2, H, W)`` float32 ab (this colorizer's method)."""
+        return np.asarray(upsample_ab(ab_low, lightness, method=self.upsample), dtype=np.float32)
+
     def predict_ab(self, lightness: np.ndarray) -> np.ndarray:
         """Predict full-resolution ab for one photo.
 
@@ -290,13 +313,7 @@ class Colorizer:
             ``(2, H, W)`` float32 a*, b* in Lab units at the photo's full resolution.
         """
         lightness = np.asarray(lightness, dtype=np.float32)
-        if lightness.ndim != 2 or min(lightness.shape) < 1:
-            raise ValueError(f"lightness must be (H, W), got shape {lightness.shape}")
-        with torch.inference_mode():
-            full = torch.from_numpy(np.ascontiguousarray(lightness))[None, None].to(self.device)
-            target = network_input_size(self.net, *lightness.shape, self.size)
-            ab_low = self._decode(resize_lightness(full, target))[0].cpu().numpy()
-        return np.asarray(upsample_ab(ab_low, lightness, method=self.upsample), dtype=np.float32)
+        return self.upsample_ab(self.predict_ab_low(lightness), lightness)
 
     @property
     def has_likelihood(self) -> bool:
