@@ -280,28 +280,49 @@ class Colorizer:
         with autocast_context(self.device, enabled=reduced_precision):
             return predict_ab(self.net, small, options).float()
 
-    def predict_ab_low(self, lightness: np.ndarray) -> np.ndarray:
-        """The network's ab for one photo, at the network's resolution (before upsampling).
+    def network_input(self, lightness: np.ndarray) -> torch.Tensor:
+        """``(H, W)`` L* in ``[0, 100]`` -> ``(1, 1, h, w)`` float32 CPU tensor: what the network sees.
 
-        Args:
-            lightness: ``(H, W)`` L* in ``[0, 100]``, any size.
-
-        Returns:
-            ``(2, h, w)`` float32 a*, b* in Lab units on the network's grid
-            (:func:`network_input_size`: ``size`` x ``size``, aspect ignored, for most models).
-            Video smoothing works on this grid, between the decoder and :meth:`upsample_ab`.
+        ``(h, w)`` is :func:`network_input_size`; for square-input models every photo gives the
+        same shape, so inputs of a batch can be stacked for :meth:`predict_low`.
         """
         lightness = np.asarray(lightness, dtype=np.float32)
         if lightness.ndim != 2 or min(lightness.shape) < 1:
             raise ValueError(f"lightness must be (H, W), got shape {lightness.shape}")
+        full = torch.from_numpy(np.ascontiguousarray(lightness))[None, None]
+        return resize_lightness(full, network_input_size(self.net, *lightness.shape, self.size))
+
+    def predict_low(self, small: torch.Tensor) -> torch.Tensor:
+        """Network + decoder on a batch: ``(N, 1, h, w)`` L* -> ``(N, 2, h', w')`` float32 CPU ab.
+
+        With a ``seed`` each photo is decoded on its own with a freshly seeded generator, so a
+        photo gets the same colours whatever its place in a batch; without one the batch runs
+        as one forward pass.
+        """
+        if small.ndim != 4 or small.shape[1] != 1:
+            raise ValueError(f"expected (N, 1, h, w) L*, got shape {tuple(small.shape)}")
         with torch.inference_mode():
-            full = torch.from_numpy(np.ascontiguousarray(lightness))[None, None].to(self.device)
-            target = network_input_size(self.net, *lightness.shape, self.size)
-            return self._decode(resize_lightness(full, target))[0].cpu().numpy()
+            if self.seed is not None and small.shape[0] > 1:
+                return torch.cat([self.predict_low(small[i : i + 1]) for i in range(small.shape[0])])
+            return self._decode(small.to(self.device, non_blocking=True)).cpu()
+
+    def render(self, photo: Photo, ab_low: np.ndarray) -> np.ndarray:
+        """The full-resolution colour work: the network's ab ``(2, h, w)`` + ``photo`` ->
+        ``(H, W, 3)`` float32 sRGB in [0, 1] (guided upsampling by L*, Lab -> sRGB keeping L*).
+        """
+        lightness = np.asarray(photo.lightness, dtype=np.float32)
+        return lightness_ab_to_rgb(lightness, self.upsample_ab(ab_low, lightness))
+
+    def predict_ab_low(self, lightness: np.ndarray) -> np.ndarray:
+        """One photo's ab on the network's grid, before upsampling: ``(H, W)`` L* -> ``(2, h, w)`` float32.
+
+        Video smoothing works on this grid, between the decoder and :meth:`upsample_ab`.
+        """
+        return self.predict_low(self.network_input(lightness))[0].numpy()
 
     def upsample_ab(self, ab_low: np.ndarray, lightness: np.ndarray) -> np.ndarray:
-        """``(2, h, w)`` ab and ``(H, W)`` full-res L* -> ``(2, H, W)`` float32 ab (this colorizer's method)."""
-        return np.asarray(upsample_ab(ab_low, lightness, method=self.upsample), dtype=np.float32)
+        """``(2, h, w)`` ab + ``(H, W)`` full-res L* -> ``(2, H, W)`` float32 ab (this colorizer's method)."""
+        return np.asarray(upsample_ab(np.asarray(ab_low), lightness, method=self.upsample), dtype=np.float32)
 
     def predict_ab(self, lightness: np.ndarray) -> np.ndarray:
         """Predict full-resolution ab for one photo.
@@ -352,7 +373,8 @@ class Colorizer:
         Returns ``(H, W, 3)`` float32 sRGB in ``[0, 1]``; write it with
         ``write_photo(path, rgb, like=photo)`` to keep alpha, bit depth and metadata.
         """
-        return self.colorize_lightness(photo.lightness)
+        ab_low = self.predict_low(self.network_input(photo.lightness))[0].numpy()
+        return self.render(photo, ab_low)
 
 
 def _first_method(kind: str) -> str:

@@ -1,7 +1,7 @@
 """``autocolor eval``: score models, folders of outputs and baselines with the field's metrics.
 
-Parsing and reporting only: the work is :func:`autocolor.eval.evaluate`, the outputs are
-:mod:`autocolor.evalreport`.
+Parsing and reporting only: the work is :func:`autocolor.evaluation.evaluate`, the outputs are
+:mod:`autocolor.evaluation.report`.
 """
 
 from __future__ import annotations
@@ -124,8 +124,8 @@ def eval_command(
     Every method sees only the L* of each photo; an image counts only if every method could
     score it, so all methods are compared on the same images.
     """
-    from autocolor.eval import EvalConfig, Resolution, evaluate
-    from autocolor.evalreport import render_table, require_matplotlib, write_csv, write_json, write_plot
+    from autocolor.evaluation import EvalConfig, Resolution, evaluate, find_images
+    from autocolor.evaluation.report import render_table, require_matplotlib, write_csv, write_json, write_plot
 
     if plot_path is not None:
         require_matplotlib()  # fail before a long run, not after it
@@ -148,8 +148,6 @@ def eval_command(
         pretrained=not random_weights,
         offline=offline,
     )
-    from autocolor.eval import find_images
-
     total = len(find_images(data_dir))
     total = min(total, limit) if limit else total
     with Progress(total, enabled=not quiet, description="evaluating") as bar:
@@ -161,7 +159,7 @@ def eval_command(
     if json_path == "-":
         import json
 
-        from autocolor.evalreport import to_json_dict
+        from autocolor.evaluation.report import to_json_dict
 
         click.echo(json.dumps(to_json_dict(result), indent=2, allow_nan=False))
     elif json_path is not None:

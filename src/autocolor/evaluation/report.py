@@ -1,4 +1,4 @@
-"""Reports of an :class:`autocolor.eval.EvalResult`: JSON, CSV, a rich table and a PNG plot.
+"""Reports of an :class:`autocolor.evaluation.EvalResult`: JSON, CSV, a rich table and a PNG plot.
 
 Every output carries the protocol with the numbers: the JSON has a ``protocol`` object, the
 summary CSV repeats the protocol fields on every row, the table has it as a caption and the plot
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from autocolor.errors import AutocolorError, OutputError
-from autocolor.eval import GROUND_TRUTH, EvalResult
+from autocolor.evaluation.config import GROUND_TRUTH, EvalResult
 from autocolor.metrics.auc import THRESHOLDS
 
 ROW_FIELDS = (
