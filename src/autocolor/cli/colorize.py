@@ -8,6 +8,7 @@ file is reported and the batch goes on.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -26,6 +27,7 @@ from autocolor.cli.common import (
     print_summary,
     refuse_terminal_stdout,
 )
+from autocolor.cli.video import run_video, video_options, wants_video
 from autocolor.errors import UsageError
 
 FORMATS = ("png", "jpg", "jpeg", "tif", "tiff", "webp")
@@ -73,6 +75,7 @@ FORMATS = ("png", "jpg", "jpeg", "tif", "tiff", "webp")
     help="Output format (default: from the output name, else the input's).",
 )
 @gcp_options
+@video_options
 @output_options
 def colorize_command(
     inputs: tuple[str, ...],
@@ -94,8 +97,9 @@ def colorize_command(
     as_json: bool,
     recursive: bool,
     quiet: bool,
+    **video: Any,
 ) -> None:
-    """Colorize grayscale photos: files, folders (recursively) or - for stdin.
+    """Colorize grayscale photos and films: files, folders (recursively) or - for stdin.
 
     The photo's own lightness is kept at full resolution; only colour is predicted. Existing
     outputs are skipped unless --overwrite; an input is never overwritten. Exit status: 0 when
@@ -111,12 +115,31 @@ def colorize_command(
       cat old.png | autocolor colorize - > new.png    # stdin to stdout
       autocolor colorize scans/ -o colored/ --json > report.jsonl
       autocolor colorize dog.jpg --model gcp --class 207   # GCP, as ImageNet class 207
+      autocolor colorize reel.mp4 -o reel_color.mp4   # film: steady colours, audio copied
+      autocolor colorize reel.mkv --start 1:00 --end 1:30 -o part.mkv
+      ffmpeg -i reel.mp4 -f rawvideo -pix_fmt gray - | autocolor colorize - --raw 640x480 > color.rgb
 
     In folders without -o, files named *_color.* are taken for earlier outputs and left alone.
+    Videos (.mp4 .mov .mkv .avi .webm ...) are given as files; the other options apply to them too.
     """
     if as_json and output == STDIO:
         raise UsageError("--json prints to stdout, so the image cannot go there too; use -o FILE")
     ctx = click.get_current_context()
+    if wants_video(inputs, video):
+        # Films: the same model options, frames in order through a temporal state.
+        from autocolor import pipeline
+        from autocolor.models import model_info
+        from autocolor.sampling import gcp_extra
+
+        model_name = model or pipeline.DEFAULT_MODEL
+        model_info(model_name)
+        extra = gcp_extra(model_name, class_ref=class_ref, direction=direction, strength=strength)
+        options = dict(size=size, decoding=decoding, temperature=temperature, upsample=upsample, seed=seed,
+                       pretrained=not random_weights, offline=offline, extra=extra)  # fmt: skip
+        ctx.exit(run_video(
+            inputs, output, colorizer_factory=lambda: pipeline.Colorizer(model_name, device, **options),
+            model_name=model_name, overwrite=overwrite, as_json=as_json, quiet=quiet, **video,
+        ))  # fmt: skip
     items, unreadable = discover_inputs(
         inputs,
         recursive=recursive,

@@ -31,7 +31,7 @@ from autocolor.metrics.fidelity import to_uint8
 from autocolor.pipeline import DEFAULT_MODEL, Colorizer, lightness_ab_to_rgb
 from autocolor.video.raw import read_raw_frames, write_raw_frame
 from autocolor.video.reader import VideoReader
-from autocolor.video.temporal import TemporalSettings, TemporalState, lightness_on_grid
+from autocolor.video.temporal import TemporalSettings, TemporalState
 from autocolor.video.writer import AudioCopier, VideoWriter, atomic_path, choose_codec
 
 #: Called after every frame with the number of frames done so far.
@@ -73,7 +73,7 @@ class VideoColorizer:
         """``(H, W)`` L* of the next frame -> its full-res ``(2, H, W)`` float32 ab (Lab units)."""
         ab_low = self.colorizer.predict_ab_low(lightness)
         if self.state is not None:
-            ab_low = self.state.update(lightness_on_grid(lightness, ab_low.shape[1:]), ab_low)
+            ab_low = self.state.update(lightness, ab_low)
         return self.colorizer.upsample_ab(ab_low, lightness)
 
     def frame(self, codes: np.ndarray) -> np.ndarray:

@@ -4,8 +4,11 @@ Per-frame colorization flickers because every frame's colours are decided afresh
 keeps the colour it output for the previous frame (the network's low-resolution ab, after
 smoothing) and, for each new frame:
 
-1. estimates the flow from the new frame to the previous one on their lightness at the ab
-   grid's resolution (DIS, both directions: :mod:`autocolor.video.flow`);
+1. estimates the flow from the new frame to the previous one on their lightness (DIS, both
+   directions: :mod:`autocolor.video.flow`) on a grid ``k`` times the ab grid, with ``k`` the
+   smallest integer giving a shorter side of at least ``flow_side`` pixels (the network's ab
+   is coarse, 64 x 64 for cic.lite; flow on that alone misses sub-cell motion), then averages
+   flow and confidence down to the ab grid;
 2. warps the kept ab along it, so each pixel gets the colour its point had a frame ago;
 3. scores every pixel's trust in that warp, ``confidence = inside * exp(-(fb/tol)^2) *
    exp(-(dL/light_sigma)^2)``: ``fb`` is the forward-backward round-trip miss (occlusions and
@@ -30,6 +33,9 @@ import numpy as np
 
 from autocolor.video.flow import FlowEstimator, forward_backward_error, inside, warp
 
+#: DIS needs a side of at least 12 pixels; smaller grids are scaled up for the flow.
+MIN_FLOW_SIDE = 16
+
 
 @dataclass(frozen=True)
 class TemporalSettings:
@@ -42,6 +48,7 @@ class TemporalSettings:
         light_sigma: warped-lightness error (L* units) at which confidence falls to ``1/e``.
         cut_threshold: mean confidence (``[0, 1]``) under which a frame starts a new scene.
         preset: DIS preset (``ultrafast``, ``fast``, ``medium``).
+        flow_side: smallest shorter side (pixels) of the grid the flow is computed on.
     """
 
     strength: float = 0.85
@@ -49,6 +56,7 @@ class TemporalSettings:
     light_sigma: float = 6.0
     cut_threshold: float = 0.3
     preset: str = "fast"
+    flow_side: int = 128
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.strength < 1.0:
@@ -57,6 +65,8 @@ class TemporalSettings:
             raise ValueError("flow_tolerance and light_sigma must be > 0")
         if not 0.0 <= self.cut_threshold <= 1.0:
             raise ValueError(f"cut_threshold must be in [0, 1], got {self.cut_threshold}")
+        if self.flow_side < MIN_FLOW_SIDE:
+            raise ValueError(f"flow_side must be >= {MIN_FLOW_SIDE}, got {self.flow_side}")
 
 
 def confidence(
@@ -109,35 +119,42 @@ class TemporalState:
         """Blend this frame's predicted ab with the colour carried from the previous frame.
 
         Args:
-            lightness: ``(h, w)`` L* of the frame at the ab grid's resolution (area-averaged).
-            ab: ``(2, h, w)`` the network's ab for this frame (Lab units).
+            lightness: ``(H, W)`` full-resolution L* of the frame.
+            ab: ``(2, h, w)`` the network's ab for this frame (Lab units), on its own grid.
 
         Returns:
             ``(2, h, w)`` float32 smoothed ab, which is also what the next frame is blended with.
         """
-        lightness = np.asarray(lightness, dtype=np.float32)
         ab = np.asarray(ab, dtype=np.float32)
-        if ab.ndim != 3 or ab.shape[0] != 2 or ab.shape[1:] != lightness.shape:
-            raise ValueError(f"need (h, w) lightness and (2, h, w) ab, got {lightness.shape} and {ab.shape}")
+        if ab.ndim != 3 or ab.shape[0] != 2 or np.ndim(lightness) != 2:
+            raise ValueError(f"need (H, W) lightness and (2, h, w) ab, got {np.shape(lightness)} and {ab.shape}")
+        height, width = ab.shape[1:]
+        scale = max(1, -(-self.settings.flow_side // min(height, width)))  # ceil division
+        small = resize_area(lightness, (height * scale, width * scale))
         self.frames += 1
         previous, carried = self._lightness, self._ab
         out = ab
-        if previous is not None and carried is not None and previous.shape == lightness.shape:
+        if previous is not None and carried is not None and previous.shape == small.shape:
             if self.settings.strength > 0:
-                backward = self._flow(lightness, previous)
-                forward = self._flow(previous, lightness)
-                trust = confidence(lightness, previous, backward, forward, self.settings)
+                backward = self._flow(small, previous)
+                forward = self._flow(previous, small)
+                trust = confidence(small, previous, backward, forward, self.settings)
                 self.last_confidence = float(trust.mean())
                 if self.last_confidence < self.settings.cut_threshold:
                     self.cuts += 1
                 else:
-                    weight = self.settings.strength * trust
-                    out = weight * warp(carried, backward) + (1.0 - weight) * ab
-        self._lightness, self._ab = lightness, out.astype(np.float32, copy=False)
+                    # Flow vectors shrink with the grid; confidence is averaged over each ab cell.
+                    flow = resize_area(backward, (height, width)) / np.float32(scale)
+                    weight = self.settings.strength * resize_area(trust, (height, width))
+                    out = weight * warp(carried, flow) + (1.0 - weight) * ab
+        self._lightness, self._ab = small, out.astype(np.float32, copy=False)
         return self._ab
 
 
-def lightness_on_grid(lightness: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Full-res ``(H, W)`` L* area-averaged to ``shape = (h, w)`` (the ab grid), float32."""
+def resize_area(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """``(H, W)`` or ``(H, W, C)`` float image area-resampled to ``shape = (h, w)``, float32."""
     height, width = shape
-    return cv2.resize(np.asarray(lightness, dtype=np.float32), (width, height), interpolation=cv2.INTER_AREA)
+    source = np.asarray(image, dtype=np.float32)
+    if source.shape[:2] == (height, width):
+        return source
+    return cv2.resize(source, (width, height), interpolation=cv2.INTER_AREA)
