@@ -83,3 +83,11 @@ def test_help_lists_the_video_options() -> None:
     result = CliRunner().invoke(main, ["colorize", "--help"])
     for option in ("--start", "--end", "--smoothing", "--raw", "--raw-format", "--video-codec", "reel.mp4"):
         assert option in result.output
+
+
+def test_truncated_raw_input_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    frame = np.zeros((16, 24), np.uint8).tobytes()
+    result = run("-", "--raw", "24x16", "-o", str(tmp_path / "c.rgb"), input=frame + frame[:-1])
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and "ends inside frame 1: 383 of 384 bytes" in result.stderr
+    assert os.listdir(tmp_path) == []  # the partial output was not kept

@@ -18,6 +18,7 @@ import click
 
 from autocolor.cli.common import STDIO, ItemResult, debug_enabled, failure_reason, print_summary
 from autocolor.errors import UsageError
+from autocolor.video import DEFAULT_STRENGTH
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,7 +41,7 @@ def video_options(f: F) -> F:
                      help="Video: begin here (seconds, or [HH:]MM:SS[.ms]); default: the beginning."),
         click.option("--end", callback=_seconds, metavar="TIME",
                      help="Video: stop before this time; default: the end."),
-        click.option("--smoothing", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.85,
+        click.option("--smoothing", type=click.FloatRange(0.0, 1.0, max_open=True), default=DEFAULT_STRENGTH,
                      show_default=True,
                      help="Video: how much colour is carried along the motion from frame to frame "
                           "(0 = every frame on its own, which flickers)."),

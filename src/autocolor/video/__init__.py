@@ -24,6 +24,9 @@ VIDEO_SUFFIXES = frozenset(
     {".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".ts", ".m2ts", ".wmv", ".flv", ".ogv", ".3gp"}
 )
 
+#: Default weight of the colour carried from frame to frame (``--smoothing``; 0 = per-frame).
+DEFAULT_STRENGTH = 0.9
+
 _LAZY = {
     "colorize_video": "autocolor.video.runner",
     "VideoColorizer": "autocolor.video.runner",
@@ -33,7 +36,7 @@ _LAZY = {
     "warping_error": "autocolor.video.flicker",
 }
 
-__all__ = ["VIDEO_SUFFIXES", "is_video_path", *_LAZY]
+__all__ = ["DEFAULT_STRENGTH", "VIDEO_SUFFIXES", "is_video_path", *_LAZY]
 
 
 def is_video_path(path: str | Path) -> bool:
