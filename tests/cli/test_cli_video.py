@@ -91,3 +91,12 @@ def test_truncated_raw_input_is_one_line_and_exit_1(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1 and "ends inside frame 1: 383 of 384 bytes" in result.stderr
     assert os.listdir(tmp_path) == []  # the partial output was not kept
+
+
+def test_two_videos_with_one_name_do_not_share_an_output(tmp_path: Path) -> None:
+    first = make_clip(tmp_path / "a" / "reel.mp4", frames=3, audio=None)
+    second = make_clip(tmp_path / "b" / "reel.mp4", frames=3, audio=None)
+    result = run(str(first), str(second), "-o", str(tmp_path / "out"))
+    assert result.exit_code == 1
+    assert f"also the output of {first}" in result.stderr
+    assert probe(tmp_path / "out" / "reel.mp4")["frames"] == 3

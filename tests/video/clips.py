@@ -25,6 +25,7 @@ def make_clip(
     fps: int = 25,
     audio: str | None = "aac",
     title: str | None = "test reel",
+    rotation: int = 0,
 ) -> Path:
     """Write a clip (codec by suffix: VP9 for .webm, MPEG-4 for .avi, else H.264).
 
@@ -33,6 +34,7 @@ def make_clip(
     import av
 
     width, height = size
+    path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix.lower()
     codec = {".webm": "libvpx-vp9", ".avi": "mpeg4"}.get(suffix, "libx264")
     with av.open(str(path), "w") as container:
@@ -40,6 +42,8 @@ def make_clip(
             container.metadata["title"] = title
         video = container.add_stream(codec, rate=fps)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        if rotation:
+            video.set_display_rotation(rotation)
         sound = None
         if audio:
             sound = container.add_stream(audio, rate=48000)

@@ -69,6 +69,23 @@ def test_start_end_select_a_part_and_shift_it_to_zero(tmp_path: Path) -> None:
     assert 0.3 * full < after["audio_packets"] < 0.5 * full  # 0.8 s of 2 s of audio
 
 
+def test_display_rotation_is_kept(tmp_path: Path) -> None:
+    import av
+
+    source = make_clip(tmp_path / "phone.mp4", frames=3, audio="aac", rotation=90)
+    with VideoReader(source) as reader:
+        assert next(iter(reader.frames())).rotation == 90
+    with VideoReader(source) as reader:
+        copier = AudioCopier(source, None, None)
+        writer = VideoWriter(tmp_path / "out.mp4", reader.info, choose_codec("out.mp4"), audio=copier)
+        for frame in reader.frames():
+            writer.write(frame.rgb, frame.pts, frame.rotation)
+        writer.close()
+        copier.close()
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        assert next(container.decode(video=0)).rotation == 90
+
+
 def test_odd_sized_video_keeps_its_size(tmp_path: Path) -> None:
     source = make_clip(tmp_path / "in.mkv", frames=4, size=(66, 50), audio=None)  # 4:2:0 source, even
     with VideoReader(source) as reader:

@@ -172,6 +172,7 @@ def _plan(inputs: Sequence[str], output: str | None, *, overwrite: bool) -> list
     if folder and output is not None and os.path.isfile(output):
         raise UsageError(f"-o {output}: several videos need -o to be a folder, and this is a file")
     plan: list[tuple[str, str, ItemResult | None]] = []
+    claimed: dict[str, str] = {}
     for source in inputs:
         if output is None:
             target = str(default_video_output(source))
@@ -180,10 +181,14 @@ def _plan(inputs: Sequence[str], output: str | None, *, overwrite: bool) -> list
         else:
             target = output
         decided = None
-        if os.path.exists(target) and same_file(source, target):
+        key = os.path.realpath(target)
+        if key in claimed:
+            decided = ItemResult(source, target, "failed", f"output {target} is also the output of {claimed[key]}")
+        elif os.path.exists(target) and same_file(source, target):
             decided = ItemResult(source, target, "failed", f"{target} is the input file; refusing to overwrite an input")
         elif os.path.exists(target) and not overwrite:
             decided = ItemResult(source, target, "skipped", f"{target} exists (use --overwrite)")
+        claimed.setdefault(key, source)
         plan.append((source, target, decided))
     return plan
 

@@ -31,11 +31,13 @@ class VideoFrame:
         rgb: ``(H, W, 3)`` uint8 sRGB.
         pts: timestamp in units of :attr:`VideoInfo.time_base`, on the file's clock.
         time: the same in seconds.
+        rotation: degrees counter-clockwise the player turns the frame (phone videos), or 0.
     """
 
     rgb: np.ndarray
     pts: int
     time: float
+    rotation: int = 0
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,8 @@ class VideoReader:
                     continue
                 if self.end is not None and time >= self.end - 1e-6:
                     break
-                yield VideoFrame(frame.to_ndarray(format="rgb24"), int(pts), time)
+                rotation = int(getattr(frame, "rotation", 0) or 0)
+                yield VideoFrame(frame.to_ndarray(format="rgb24"), int(pts), time, rotation)
         except av.FFmpegError as exc:
             raise InputImageError(self.path, f"cannot decode video: {_short(exc)}") from exc
 

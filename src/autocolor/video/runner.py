@@ -148,7 +148,7 @@ def colorize_video_file(
                 writer = VideoWriter(temporary, reader.info, chosen, offset=start or 0.0, audio=copier)
                 try:
                     for frame in reader.frames():
-                        writer.write(runner.frame(frame.rgb), frame.pts)
+                        writer.write(runner.frame(frame.rgb), frame.pts, frame.rotation)
                         if on_frame is not None:
                             on_frame(writer.frames)
                     if writer.frames == 0:

@@ -198,9 +198,15 @@ class VideoWriter:
         stream.metadata.update({k: v for k, v in info.video_metadata.items() if k not in _SKIP_TAGS})
         return stream
 
-    def write(self, rgb: np.ndarray, pts: int) -> None:
-        """Encode one ``(H, W, 3)`` uint8 frame at source timestamp ``pts`` (source time base)."""
+    def write(self, rgb: np.ndarray, pts: int, rotation: int = 0) -> None:
+        """Encode one ``(H, W, 3)`` uint8 frame at source timestamp ``pts`` (source time base).
+
+        ``rotation`` (degrees, counter-clockwise) of the first frame becomes the output's
+        display rotation, so phone videos keep standing upright (PyAV >= 16; else ignored).
+        """
         av = import_av()
+        if self.frames == 0 and rotation and hasattr(self._stream, "set_display_rotation"):
+            self._stream.set_display_rotation(rotation)  # before anything is muxed: it goes in the header
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
         frame.pts = pts - self._offset
         frame.time_base = self.info.time_base
