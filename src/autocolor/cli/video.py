@@ -118,6 +118,38 @@ class _FrameProgress:
             self._bar.stop()
 
 
+# colorize options that have no meaning for a film (per-photo hints, batch scale-out).
+_PHOTO_ONLY = {"hint_texts": "--hint", "hints_file": "--hints", "files_from": "--files-from", "shard": "--shard",
+               "manifest": "--manifest", "use_ray": "--ray", "format_": "--format"}  # fmt: skip
+
+
+def run_video_command(params: dict[str, Any]) -> int:
+    """``colorize``'s parsed parameters (``click.Context.params``) -> :func:`run_video`'s exit status."""
+    from autocolor import pipeline
+    from autocolor.models import model_info
+    from autocolor.sampling import gcp_extra
+
+    given = [flag for name, flag in _PHOTO_ONLY.items() if params.get(name)]
+    if given:
+        raise UsageError(f"{', '.join(given)}: for photos only, not for videos")
+    model_name = params["model"] or pipeline.DEFAULT_MODEL
+    model_info(model_name)  # an unknown name is a usage error before anything runs
+    extra = gcp_extra(model_name, class_ref=params["class_ref"], direction=params["direction"],
+                      strength=params["strength"])  # fmt: skip
+    options = {
+        "size": params["size"], "decoding": params["decoding"], "temperature": params["temperature"],
+        "upsample": params["upsample"], "seed": params["seed"], "pretrained": not params["random_weights"],
+        "offline": params["offline"], "extra": extra,
+    }  # fmt: skip
+    return run_video(
+        params["inputs"], params["output"],
+        colorizer_factory=lambda: pipeline.Colorizer(model_name, params["device"], **options),
+        model_name=model_name, start=params["start"], end=params["end"], smoothing=params["smoothing"],
+        video_codec=params["video_codec"], raw_size=params["raw_size"], raw_format=params["raw_format"],
+        overwrite=params["overwrite"], as_json=params["as_json"], quiet=params["quiet"],
+    )  # fmt: skip
+
+
 def run_video(
     inputs: Sequence[str],
     output: str | None,
