@@ -358,8 +358,18 @@ class Colorizer:
         ``(H, W, 3)`` float32 sRGB in [0, 1] (guided upsampling by L*, Lab -> sRGB keeping L*).
         """
         lightness = np.asarray(photo.lightness, dtype=np.float32)
-        ab = np.asarray(upsample_ab(np.asarray(ab_low), lightness, method=self.upsample), dtype=np.float32)
-        return lightness_ab_to_rgb(lightness, ab)
+        return lightness_ab_to_rgb(lightness, self.upsample_ab(ab_low, lightness))
+
+    def predict_ab_low(self, lightness: np.ndarray) -> np.ndarray:
+        """One photo's ab on the network's grid, before upsampling: ``(H, W)`` L* -> ``(2, h, w)`` float32.
+
+        Video smoothing works on this grid, between the decoder and :meth:`upsample_ab`.
+        """
+        return self.predict_low(self.network_input(lightness))[0].numpy()
+
+    def upsample_ab(self, ab_low: np.ndarray, lightness: np.ndarray) -> np.ndarray:
+        """``(2, h, w)`` ab + ``(H, W)`` full-res L* -> ``(2, H, W)`` float32 ab (this colorizer's method)."""
+        return np.asarray(upsample_ab(np.asarray(ab_low), lightness, method=self.upsample), dtype=np.float32)
 
     def predict_ab(self, lightness: np.ndarray, hints: Hints = None) -> np.ndarray:
         """Predict full-resolution ab for one photo.

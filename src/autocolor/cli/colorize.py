@@ -8,7 +8,7 @@ file is reported and the batch goes on.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -33,6 +33,7 @@ from autocolor.cli.common import (
     refuse_terminal_stdout,
 )
 from autocolor.cli.scaleout import ScaleOut, gather_inputs, open_manifest, run_on_ray, scaleout_options, select_shard
+from autocolor.cli.video import run_video_command, video_options, wants_video
 from autocolor.errors import UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -84,6 +85,7 @@ FORMATS = ("png", "jpg", "jpeg", "tif", "tiff", "webp")
 )
 @hint_options
 @gcp_options
+@video_options
 @output_options
 @scaleout_options
 def colorize_command(
@@ -115,8 +117,9 @@ def colorize_command(
     use_ray: bool,
     ray_address: str | None,
     ray_actors: int | None,
+    **video: Any,
 ) -> None:
-    """Colorize grayscale photos: files, folders (recursively) or - for stdin.
+    """Colorize grayscale photos and films: files, folders (recursively) or - for stdin.
 
     The photo's own lightness is kept at full resolution; only colour is predicted. Existing
     outputs are skipped unless --overwrite; an input is never overwritten. Exit status: 0 when
@@ -132,6 +135,9 @@ def colorize_command(
       cat old.png | autocolor colorize - > new.png    # stdin to stdout
       autocolor colorize scans/ -o colored/ --json > report.jsonl
       autocolor colorize dog.jpg --model gcp --class 207   # GCP, as ImageNet class 207
+      autocolor colorize reel.mp4 -o reel_color.mp4   # film: steady colours, audio copied
+      autocolor colorize reel.mkv --start 1:00 --end 1:30 -o part.mkv
+      ffmpeg -i reel.mp4 -f rawvideo -pix_fmt gray - | autocolor colorize - --raw 640x480 > color.rgb
       autocolor colorize old.jpg -o new.jpg --model cic.base --hint 120,80,#1f3a93 --hint 50%,10%,#87ceeb
       autocolor colorize scans/ -o colored/ --model cic.base --hints hints.json   # {"a.jpg": [...]}
       autocolor colorize scans/ -o out/ --shard 3/8 --manifest run-3.jsonl   # job 3 of 8
@@ -139,10 +145,14 @@ def colorize_command(
       autocolor colorize scans/ -o out/ --ray --ray-address auto   # on a Ray cluster
 
     In folders without -o, files named *_color.* are taken for earlier outputs and left alone.
+    Videos (.mp4 .mov .mkv .avi .webm ...) are given as files; the model and decoding options
+    apply to them, hints and --shard/--ray/--files-from/--manifest do not.
     """
     if as_json and output == STDIO:
         raise UsageError("--json prints to stdout, so the image cannot go there too; use -o FILE")
     ctx = click.get_current_context()
+    if wants_video(inputs, video):  # films: frames in order through a temporal state
+        ctx.exit(run_video_command(ctx.params))
     scale = ScaleOut(files_from, shard, manifest, use_ray, ray_address, ray_actors)
     scale.check(inputs, output)
     items, unreadable, folder = gather_inputs(
