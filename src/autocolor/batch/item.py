@@ -2,12 +2,13 @@
 
 :func:`process_one` is the whole per-file path, for executors that handle one file at a time
 (a Ray task, a shard worker, a retry). The in-process runner (:mod:`autocolor.batch.runner`)
-calls the same pieces (:func:`read_input`, the colorizer's stages, :func:`write_output`) from
+calls the same pieces (:func:`read_input`, the colorizer's stages, :func:`render_and_write`) from
 different threads so that decoding, the network and encoding overlap.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import traceback
@@ -41,17 +42,25 @@ def read_input(job: Job) -> Photo:
     return read_photo(job.item.path)
 
 
-def write_output(job: Job, rgb: np.ndarray, photo: Photo, *, format: str | None) -> str:
-    """Write ``rgb`` ((H, W, 3) float32 sRGB in [0, 1], or the colorizer's rendered codes) to
-    ``job.output`` atomically, with ``photo``'s alpha, bit depth and metadata.
+def render_and_write(
+    job: Job, colorizer: Colorizer, photo: Photo, ab_low: np.ndarray, *, format: str | None, threads: int = 1
+) -> str:
+    """The full-resolution stage of one job: colour ``photo`` from the network's ``ab_low``
+    straight into the codes its output format wants, encode, and write ``job.output``
+    atomically (with the photo's alpha, bit depth and metadata).
 
-    Returns the written path, or ``"-"`` for stdout. Raises :class:`OutputError`.
+    Returns the written path, or ``"-"`` for stdout. Raises :class:`OutputError` (and
+    whatever rendering raises).
     """
-    from autocolor.imagefile import write_photo
+    from autocolor.imageencode import output_layout
+    from autocolor.imagefile import output_format, write_codes
 
+    fmt = output_format(job.output, format, default=photo.format)  # a bad name fails before the work
+    layout = output_layout(fmt, photo)
+    codes = colorizer.render(photo, ab_low, layout, threads=threads)
     if job.output != STDIO:
         ensure_parent(job.output)
-    written = write_photo(job.output, rgb, like=photo, format=format)
+    written = write_codes(job.output, codes, photo, fmt, layout)
     return str(written) if written is not None else STDIO
 
 
@@ -88,8 +97,8 @@ def process_one(job: Job, colorizer: Colorizer, *, format: str | None = None, de
     try:
         photo = read_input(job)
         result.width, result.height = photo.size
-        rgb = colorizer.colorize_photo(photo)
-        result.output = write_output(job, rgb, photo, format=format)
+        ab_low = colorizer.predict_low(colorizer.network_input(photo))[0].numpy()
+        result.output = render_and_write(job, colorizer, photo, ab_low, format=format, threads=os.cpu_count() or 1)
         result.status = "ok"
     except Exception as exc:  # noqa: BLE001 - one bad file must not stop a batch
         bad = failed(job, exc, model=colorizer.model_name, debug=debug, started=start)

@@ -21,18 +21,22 @@ when a batched network pass fails, its files are retried one by one so only the 
 
 from __future__ import annotations
 
+import contextlib
+import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from autocolor.batch.item import failed, read_input, write_output
+from autocolor.batch.item import failed, read_input, render_and_write
 from autocolor.batch.plan import Job
 from autocolor.batch.results import ItemResult
 
 if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
     from autocolor.imagefile import Photo
     from autocolor.pipeline import Colorizer
 
@@ -109,13 +113,19 @@ def run_batch(
     limit = max_in_flight if max_in_flight is not None else readers + batch_size + writers
     if limit < 1:
         raise ValueError(f"max_in_flight must be >= 1, got {limit}")
+    # The cores not kept busy by other writers help render each photo (one big photo gets all).
+    to_run = sum(job.result is None for job in jobs)
+    render_threads = max(1, (os.cpu_count() or 1) // max(1, min(writers, to_run)))
     pipeline = _Pipeline(colorizer, format, readers, writers, batch_size, debug)
+    pipeline.render_threads = render_threads
     results: list[ItemResult] = []
     finished: dict[int, ItemResult] = {}
     next_admit = next_report = in_flight = 0
     stopping = False
     normal_exit = False
+    stack = contextlib.ExitStack()
     try:
+        stack.enter_context(kernels_single_threaded(colorizer.device))
         pipeline.start()
         while True:
             # Report every result whose turn has come, then admit one more job if there is
@@ -156,7 +166,35 @@ def run_batch(
         normal_exit = True
     finally:
         pipeline.close(abort=not normal_exit)
+        stack.close()
     return results
+
+
+@contextlib.contextmanager
+def kernels_single_threaded(device: torch.device | str) -> Iterator[None]:
+    """Run torch's CPU kernels and OpenCV's in one thread each while the batch runs.
+
+    ``device`` is where the network runs (torch's threads are left alone for CUDA). The
+    batch's parallelism is its stages (and the render threads); intra-op threads of torch
+    and OpenCV would compete with them for the same cores. Worse, their fork-join barriers wait
+    for the slowest thread: on a busy machine (more runnable threads than cores) a two-thread
+    forward pass of cic.lite was measured 25x slower than a one-thread one. The settings are
+    process-wide and put back afterwards.
+    """
+    import cv2
+    import torch
+
+    cpu = str(device).startswith("cpu")
+    saved_torch, saved_cv2 = torch.get_num_threads(), cv2.getNumThreads()
+    if cpu:
+        torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        if cpu:
+            torch.set_num_threads(saved_torch)
+        cv2.setNumThreads(saved_cv2)
 
 
 class _Pipeline:
@@ -170,6 +208,7 @@ class _Pipeline:
         self.format = format
         self.batch_size = batch_size
         self.debug = debug
+        self.render_threads = 1
         self.model = colorizer.model_name
         self.reads: queue.Queue[_Work | None] = queue.Queue()
         self.inputs: queue.Queue[_Work | None] = queue.Queue()
@@ -224,7 +263,7 @@ class _Pipeline:
                 continue
             try:
                 work.photo = read_input(work.job)
-                work.small = self.colorizer.network_input(work.photo.lightness)
+                work.small = self.colorizer.network_input(work.photo)
             except Exception as exc:  # noqa: BLE001 - a bad file fails alone
                 self._fail(work, exc)
                 continue
@@ -286,8 +325,9 @@ class _Pipeline:
                 continue
             try:
                 assert work.photo is not None
-                rgb = self.colorizer.render(work.photo, work.ab_low)
-                output = write_output(work.job, rgb, work.photo, format=self.format)
+                output = render_and_write(
+                    work.job, self.colorizer, work.photo, work.ab_low, format=self.format, threads=self.render_threads
+                )
             except Exception as exc:  # noqa: BLE001
                 self._fail(work, exc)
                 continue

@@ -135,11 +135,18 @@ def colorize_command(
     from autocolor import pipeline
     from autocolor.models import model_info
 
-    from autocolor.sampling import gcp_extra
-
     model_name = model or pipeline.DEFAULT_MODEL
     model_info(model_name)  # an unknown name is a usage error, even when everything is skipped
-    extra = gcp_extra(model_name, class_ref=class_ref, direction=direction, strength=strength)
+    extra: dict[str, object] = {}
+    if (class_ref, direction, strength) != (None, None, None):  # sampling's imports cost start-up time
+        from autocolor.sampling import gcp_extra
+
+        extra = gcp_extra(model_name, class_ref=class_ref, direction=direction, strength=strength)
+    from autocolor.batch.runner import kernels_single_threaded, run_batch
+    from autocolor.devices import resolve_device
+
+    # One thread per kernel from the model load on: the batch overlaps its own stages instead.
+    ctx.with_resource(kernels_single_threaded(resolve_device(device)))
     colorizer = None
     if any(job.result is None for job in jobs):
         colorizer = pipeline.Colorizer(
@@ -154,8 +161,6 @@ def colorize_command(
             offline=offline,
             extra=extra,
         )
-
-    from autocolor.batch.runner import run_batch
 
     results = [ItemResult(path, None, "failed", reason) for path, reason in unreadable]
     for result in results:
