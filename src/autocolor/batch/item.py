@@ -35,11 +35,39 @@ def ensure_parent(output: str) -> None:
         raise OutputError(output, f"cannot create folder {parent}: {exc.strerror or exc}") from exc
 
 
-def read_input(job: Job) -> Photo:
-    """Decode ``job``'s input (``"-"``: stdin). Raises :class:`autocolor.errors.InputImageError`."""
+def read_input(job: Job, *, max_pixels: int | None = None) -> Photo:
+    """Decode ``job``'s input (``"-"``: stdin). Raises :class:`autocolor.errors.InputImageError`.
+
+    ``max_pixels``: the decompression-bomb limit (default :func:`autocolor.imagefile.read_photo`'s).
+    """
     from autocolor.imagefile import read_photo
 
-    return read_photo(job.item.path)
+    return read_photo(job.item.path) if max_pixels is None else read_photo(job.item.path, max_pixels=max_pixels)
+
+
+def estimate_memory(job: Job, format: str | None) -> tuple[int, str] | None:
+    """``(bytes, "WxH")``: the memory ``job``'s photo will hold in flight, from its header only
+    (:func:`autocolor.batch.memory.photo_bytes`); None for stdin or a file Pillow cannot parse
+    (reading it then reports the problem)."""
+    from PIL import Image
+
+    from autocolor.batch.memory import photo_bytes
+    from autocolor.imagemeta import stored_bit_depth
+
+    if job.item.path == STDIO:
+        return None
+    try:
+        with open(job.item.path, "rb") as file:
+            head = file.read(1 << 16)
+            size = os.fstat(file.fileno()).st_size
+        with Image.open(job.item.path) as img:
+            width, height = img.size
+            bits = 16 if stored_bit_depth(img, head) == 16 else 8
+            mode = img.mode
+    except Exception:  # noqa: BLE001 - not readable as an image: read_input says why
+        return None
+    output_png = Path(job.output).suffix.lower() in (".png", ".tif", ".tiff") if format is None else format.lower() in ("png", "tif", "tiff")
+    return photo_bytes(width, height, mode=mode, bits=bits, file_bytes=size, output_png=output_png), f"{width}x{height}"
 
 
 def render_and_write(

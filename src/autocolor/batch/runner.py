@@ -30,7 +30,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from autocolor.batch.item import failed, read_input, render_and_write
+from autocolor.batch.item import estimate_memory, failed, read_input, render_and_write
+from autocolor.batch.memory import MIN_PHOTO_BUDGET, MemoryBudget, format_size, resident_bytes
+from autocolor.errors import InputImageError, UsageError
 from autocolor.batch.plan import Job
 from autocolor.batch.results import ItemResult
 
@@ -59,6 +61,7 @@ class _Work:
     photo: Photo | None = None
     small: Any = None  # (1, 1, h, w) torch tensor: the network input
     ab_low: Any = None  # (2, h', w') numpy float32: the network's colours
+    reserved: int = 0  # bytes of the memory budget this file holds
 
     def ok(self, output: str) -> ItemResult:
         assert self.photo is not None
@@ -82,6 +85,7 @@ def run_batch(
     writers: int = DEFAULT_THREADS,
     batch_size: int = DEFAULT_BATCH_SIZE,
     max_in_flight: int | None = None,
+    max_memory: int | None = None,
     debug: bool = False,
 ) -> list[ItemResult]:
     """Run ``jobs`` through ``colorizer`` with overlapping stages; never raises for a bad file.
@@ -103,6 +107,11 @@ def run_batch(
         batch_size: largest number of photos in one network pass (>= 1).
         max_in_flight: most files admitted at once (decoded photos held in memory); default
             ``readers + batch_size + writers``.
+        max_memory: bytes the whole process may use (``--max-memory``); what the process holds
+            when the run starts (model, libraries) is taken off, and each photo reserves its
+            estimated memory (:mod:`autocolor.batch.memory`) before it is decoded, waiting
+            while others hold it. A photo that cannot fit alone fails with a clear reason.
+            None: no budget (and read_photo's default decompression-bomb limit).
         debug: print the traceback of every failure on stderr.
 
     Returns:
@@ -118,6 +127,14 @@ def run_batch(
     render_threads = max(1, (os.cpu_count() or 1) // max(1, min(writers, to_run)))
     pipeline = _Pipeline(colorizer, format, readers, writers, batch_size, debug)
     pipeline.render_threads = render_threads
+    if max_memory is not None:
+        baseline = resident_bytes()
+        if max_memory - baseline < MIN_PHOTO_BUDGET:
+            raise UsageError(
+                f"--max-memory {format_size(max_memory)} leaves no room for photos: the model and "
+                f"libraries already take {format_size(baseline)}"
+            )
+        pipeline.budget = MemoryBudget(max_memory - baseline)
     results: list[ItemResult] = []
     finished: dict[int, ItemResult] = {}
     next_admit = next_report = in_flight = 0
@@ -209,6 +226,7 @@ class _Pipeline:
         self.batch_size = batch_size
         self.debug = debug
         self.render_threads = 1
+        self.budget: MemoryBudget | None = None
         self.model = colorizer.model_name
         self.reads: queue.Queue[_Work | None] = queue.Queue()
         self.inputs: queue.Queue[_Work | None] = queue.Queue()
@@ -255,14 +273,41 @@ class _Pipeline:
             thread.join()
 
     def _fail(self, work: _Work, exc: BaseException) -> None:
+        self._release(work)
         self.done.put((work.index, failed(work.job, exc, model=self.model, debug=self.debug, started=work.started)))
+
+    def _reserve(self, work: _Work) -> None:
+        """Take the photo's estimated memory from the budget (waiting for room), or refuse it."""
+        if self.budget is None:
+            return
+        estimate = estimate_memory(work.job, self.format)
+        if estimate is None:
+            return
+        size, dimensions = estimate
+        if not self.budget.fits(size):
+            raise InputImageError(
+                work.job.item.path,
+                f"too large for --max-memory: {dimensions} needs about {format_size(size)}, "
+                f"{format_size(self.budget.limit)} is left once the model is loaded (raise --max-memory)",
+            )
+        if self.budget.reserve(size, cancelled=self.abort):
+            work.reserved = size
+
+    def _release(self, work: _Work) -> None:
+        if self.budget is not None and work.reserved:
+            self.budget.release(work.reserved)
+            work.reserved = 0
 
     def _read(self) -> None:
         while (work := self.reads.get()) is not _DONE:
             if self.abort.is_set():
                 continue
             try:
-                work.photo = read_input(work.job)
+                self._reserve(work)
+                if self.abort.is_set():  # the run ended while this file waited for memory
+                    continue
+                # With a budget, the estimate checked above is the decompression-bomb guard.
+                work.photo = read_input(work.job, max_pixels=None if self.budget is None else 1 << 62)
                 work.small = self.colorizer.network_input(work.photo)
             except Exception as exc:  # noqa: BLE001 - a bad file fails alone
                 self._fail(work, exc)
@@ -335,4 +380,5 @@ class _Pipeline:
                 work.ab_low = None
             result = work.ok(output)
             work.photo = None  # the photo's memory goes back before the main thread wakes up
+            self._release(work)
             self.done.put((work.index, result))

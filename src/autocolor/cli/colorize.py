@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from autocolor.batch.memory import DEFAULT_MAX_MEMORY, parse_size
 from autocolor.batch.plan import OUTPUT_TAG, plan_jobs
 from autocolor.cli.common import (
     STDIO,
@@ -72,6 +73,14 @@ FORMATS = ("png", "jpg", "jpeg", "tif", "tiff", "webp")
     default=None,
     help="Output format (default: from the output name, else the input's).",
 )
+@click.option(
+    "--max-memory",
+    metavar="SIZE",
+    default=DEFAULT_MAX_MEMORY,
+    show_default=True,
+    help="Memory the whole run may use (e.g. 1G, 512M). Photos are worked in strips, so a "
+    "200-megapixel scan fits in 2G; fewer photos are kept in flight to stay within it.",
+)
 @gcp_options
 @output_options
 def colorize_command(
@@ -87,6 +96,7 @@ def colorize_command(
     temperature: float | None,
     upsample: str,
     format_: str | None,
+    max_memory: str,
     class_ref: str | None,
     direction: int | None,
     strength: float | None,
@@ -111,11 +121,13 @@ def colorize_command(
       cat old.png | autocolor colorize - > new.png    # stdin to stdout
       autocolor colorize scans/ -o colored/ --json > report.jsonl
       autocolor colorize dog.jpg --model gcp --class 207   # GCP, as ImageNet class 207
+      autocolor colorize scans/ -o colored/ --max-memory 1G # a smaller memory budget
 
     In folders without -o, files named *_color.* are taken for earlier outputs and left alone.
     """
     if as_json and output == STDIO:
         raise UsageError("--json prints to stdout, so the image cannot go there too; use -o FILE")
+    memory_limit = parse_size(max_memory)
     ctx = click.get_current_context()
     items, unreadable = discover_inputs(
         inputs,
@@ -183,6 +195,8 @@ def colorize_command(
                 report(job.result)
                 results.append(job.result)
         else:
-            results += run_batch(jobs, colorizer, format=format_, on_result=report, debug=debug_enabled())
+            results += run_batch(
+                jobs, colorizer, format=format_, on_result=report, max_memory=memory_limit, debug=debug_enabled()
+            )
     print_summary(results, quiet=quiet)
     ctx.exit(1 if any(r.status == "failed" for r in results) else 0)
