@@ -128,6 +128,22 @@ def read_photo(path: str | os.PathLike[str], *, max_pixels: int = 178_956_970) -
     )
 
 
+def peek_header(path: str | os.PathLike[str]) -> tuple[int, int, str, int, int]:
+    """``(width, height, mode, bits, file_bytes)`` of an image file from its header only.
+
+    Nothing is decoded and no size limit applies (callers judge the size). Raises
+    :class:`OSError` / Pillow's errors when the file is not a readable image.
+    """
+    with open(path, "rb") as file:
+        head = file.read(1 << 16)  # PNG's IHDR and nearly always TIFF's first IFD
+        size = os.fstat(file.fileno()).st_size
+    with _no_pillow_pixel_limit(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with Image.open(path) as img:
+            width, height = img.size
+            return width, height, img.mode, (16 if stored_bit_depth(img, head) == 16 else 8), size
+
+
 def _short(err: BaseException) -> str:
     return str(err).strip().rstrip(".") or type(err).__name__
 

@@ -49,21 +49,13 @@ def estimate_memory(job: Job, format: str | None) -> tuple[int, str] | None:
     """``(bytes, "WxH")``: the memory ``job``'s photo will hold in flight, from its header only
     (:func:`autocolor.batch.memory.photo_bytes`); None for stdin or a file Pillow cannot parse
     (reading it then reports the problem)."""
-    from PIL import Image
-
     from autocolor.batch.memory import photo_bytes
-    from autocolor.imagemeta import stored_bit_depth
+    from autocolor.imagefile import peek_header
 
     if job.item.path == STDIO:
         return None
     try:
-        with open(job.item.path, "rb") as file:
-            head = file.read(1 << 16)
-            size = os.fstat(file.fileno()).st_size
-        with Image.open(job.item.path) as img:
-            width, height = img.size
-            bits = 16 if stored_bit_depth(img, head) == 16 else 8
-            mode = img.mode
+        width, height, mode, bits, size = peek_header(job.item.path)
     except Exception:  # noqa: BLE001 - not readable as an image: read_input says why
         return None
     output_png = Path(job.output).suffix.lower() in (".png", ".tif", ".tiff") if format is None else format.lower() in ("png", "tif", "tiff")

@@ -288,7 +288,8 @@ class _Pipeline:
             raise InputImageError(
                 work.job.item.path,
                 f"too large for --max-memory: {dimensions} needs about {format_size(size)}, "
-                f"{format_size(self.budget.limit)} is left once the model is loaded (raise --max-memory)",
+                f"{format_size(self.budget.limit)} is left once the model is loaded (possible "
+                "decompression bomb; raise --max-memory if the image is real)",
             )
         if self.budget.reserve(size, cancelled=self.abort):
             work.reserved = size
