@@ -117,7 +117,7 @@ def process_one(job: Job, colorizer: Colorizer, *, format: str | None = None, de
     try:
         photo = read_input(job)
         result.width, result.height = photo.size
-        ab_low = colorizer.predict_low(colorizer.network_input(photo))[0].numpy()
+        ab_low = colorizer.predict_ab_low(photo, job.hints)
         result.output = render_and_write(job, colorizer, photo, ab_low, format=format, threads=os.cpu_count() or 1)
         result.status = "ok"
     except Exception as exc:  # noqa: BLE001 - one bad file must not stop a batch
