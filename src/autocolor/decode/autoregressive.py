@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from autocolor.decode import DecodeOptions, register_decoder, register_likelihood
-from autocolor.decode.logistic_mixture import log_prob, quantize
+from autocolor.decode.logistic_mixture import Generators, log_prob, per_row, quantize
 from autocolor.decode.logistic_mixture import sample as sample_mixture
 from autocolor.errors import UsageError
 from autocolor.models.pic import PicNet, denormalize_ab, normalize_ab
@@ -52,10 +52,18 @@ def _eval_mode(net: PicNet) -> Iterator[None]:
         net.train(was_training)
 
 
-def _start(net: PicNet, lightness: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Cached embedding, chroma-resolution normalised L and the empty canvas ``(N, 4, h, w)``."""
+def _start(
+    net: PicNet, lightness: torch.Tensor, generator: Generators
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Embedding ``(N or 1, E, h, w)``, chroma-resolution normalised L ``(R, 1, h, w)`` and the
+    empty canvas ``(R, 4, h, w)``, ``R`` rows to draw: ``N``, or one per generator when a single
+    photo (``N = 1``) is drawn with a sequence of generators (its embedding is computed once)."""
     embedding = net.embed(lightness)
     lum = net.chroma_lightness(lightness)
+    n = lum.shape[0]
+    rows = n if generator is None or isinstance(generator, torch.Generator) or n != 1 else len(generator)
+    per_row(generator, rows)  # a sequence of another length is a bug
+    lum = lum.expand(rows, -1, -1, -1)
     canvas = torch.zeros_like(lum).repeat(1, 4, 1, 1)
     canvas[:, 3] = 1.0  # the ones channel; RGB of pixels not yet generated stays 0
     return embedding, lum, canvas
@@ -70,7 +78,7 @@ def _draw_pixel(
     i: int,
     j: int,
     temperatures: tuple[float, float],
-    generator: torch.Generator | None,
+    generator: Generators,
 ) -> None:
     """Sample pixel ``(i, j)`` from ``params`` ``(N, 8K, 1, 1)``; write it to ``ab`` and ``canvas``.
 
@@ -90,7 +98,7 @@ def sample_naive(
     *,
     temperature: float = 1.0,
     mixture_temperature: float = 1.0,
-    generator: torch.Generator | None = None,
+    generator: Generators = None,
 ) -> torch.Tensor:
     """One sample per image by ``h * w`` full PixelCNN passes.
 
@@ -99,16 +107,20 @@ def sample_naive(
         lightness: ``(N, 1, H, W)`` L* in ``[0, 100]``.
         temperature: see :func:`autocolor.decode.logistic_mixture.sample` (0: mode).
         mixture_temperature: divides the mixture logits (same function; 1: the official sampler).
-        generator: random source; a seeded one makes the sample repeatable.
+        generator: random source; a seeded one makes the sample repeatable. A sequence of
+            ``R`` generators draws row ``r`` from the ``r``-th, exactly as that generator draws a
+            batch of one, so each row is the sample its seed gives alone; with ``N = 1`` it draws
+            ``R`` samples of the one photo (its embedding computed once), else ``R`` must be ``N``.
 
     Returns:
-        ``(N, 2, H/d, W/d)`` ab in Lab units (integer levels).
+        ``(R, 2, H/d, W/d)`` ab in Lab units (integer levels); ``R = N`` for a single generator.
     """
     temperatures = (temperature, mixture_temperature)
     with _eval_mode(net):
-        embedding, lum, canvas = _start(net, lightness)
+        embedding, lum, canvas = _start(net, lightness, generator)
         n, _, h, w = lum.shape
         ab = lum.new_zeros((n, 2, h, w))
+        embedding = embedding.expand(n, -1, -1, -1)
         for i in range(h):
             for j in range(w):
                 params = net.pixelcnn(canvas, embedding)[:, :, i : i + 1, j : j + 1]
@@ -154,7 +166,10 @@ class _Block:
 
 
 class _CachedState:
-    """Activation caches of one sampling run (all ``(N, C, ...)``; see :func:`sample_cached`)."""
+    """Activation caches of one sampling run (all ``(N, C, ...)``; see :func:`sample_cached`).
+
+    ``embedding`` may have one row for all ``N`` (samples of one photo): its terms are computed
+    once and broadcast."""
 
     def __init__(self, net: PicNet, embedding: torch.Tensor, canvas: torch.Tensor) -> None:
         pcnn = net.pixelcnn
@@ -188,7 +203,7 @@ class _CachedState:
         else:
             u = self.conv_down(_rows(canvas, i - 1, 2, (1, 1)))
             self.ul_down = self.conv_down_2(_rows(canvas, i - 1, 1, (1, 1)))
-        emb_row = self.embedding[:, :, i : i + 1]
+        emb_row = self.embedding[:, :, i : i + 1].expand(canvas.shape[0], -1, -1, -1)
         self.ul_aux = []
         for k, blk in enumerate(self.u_blocks):
             self.u_in[k][:, :, i : i + 1] = concat_elu(u)
@@ -219,12 +234,12 @@ def sample_cached(
     *,
     temperature: float = 1.0,
     mixture_temperature: float = 1.0,
-    generator: torch.Generator | None = None,
+    generator: Generators = None,
 ) -> torch.Tensor:
     """Same contract and same samples as :func:`sample_naive`, at about one pass's arithmetic."""
     temperatures = (temperature, mixture_temperature)
     with _eval_mode(net):
-        embedding, lum, canvas = _start(net, lightness)
+        embedding, lum, canvas = _start(net, lightness, generator)
         n, _, h, w = lum.shape
         ab = lum.new_zeros((n, 2, h, w))
         state = _CachedState(net, embedding, canvas)
@@ -251,7 +266,7 @@ def mixture_temperature_of(extra: Mapping[str, Any]) -> float:
     return float(value)
 
 
-@register_decoder("ab_mixture", methods=("sample", "mode"))
+@register_decoder("ab_mixture", methods=("sample", "mode"), per_sample_generators=True)
 def _decode_ab_mixture(
     net: torch.nn.Module, lightness: torch.Tensor, options: DecodeOptions
 ) -> torch.Tensor:
@@ -274,8 +289,19 @@ def chroma_targets(net: PicNet, ab: torch.Tensor) -> torch.Tensor:
 
 @register_likelihood("ab_mixture")
 def _mixture_nll(net: torch.nn.Module, lightness: torch.Tensor, ab: torch.Tensor) -> tuple[torch.Tensor, int]:
+    # lightness (1, 1, H, W) with ab (S, 2, H, W): S chroma of one photo (its samples), scored
+    # with its embedding computed once, then one batch-of-one pass each, so that a sample's
+    # score is the one it gets alone, bit for bit, whatever was drawn with it.
     assert isinstance(net, PicNet)
     target = chroma_targets(net, ab.float())
-    params = net(lightness, denormalize_ab(target))  # teacher forcing with the scored levels
-    lp = log_prob(params.float(), target, net.chroma_lightness(lightness))
+    if lightness.shape[0] == 1 and target.shape[0] > 1:
+        embedding, lum = net.embed(lightness), net.chroma_lightness(lightness)
+        scored = [_scored(net, embedding, lum, target[r : r + 1]) for r in range(target.shape[0])]
+        return torch.cat([nats for nats, _ in scored]), scored[0][1]
+    return _scored(net, net.embed(lightness), net.chroma_lightness(lightness), target)
+
+
+def _scored(net: PicNet, embedding: torch.Tensor, lum: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, int]:
+    params = net.teacher_forced(embedding, lum, denormalize_ab(target))  # teacher forcing with the scored levels
+    lp = log_prob(params.float(), target, lum)
     return -lp.sum(dim=(-2, -1)), 2 * lp.shape[-2] * lp.shape[-1]
