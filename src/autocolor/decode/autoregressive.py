@@ -18,6 +18,12 @@ that the PixelCNN reads.
 Both draw the same random numbers in the same order, so with equal generator states they give
 the same sample (up to float summation order in the convolutions, which can only matter when a
 draw lands within ~1e-6 of a level boundary).
+
+Several samples of one photo are drawn as one batch by giving a sequence of generators, one per
+sample: the photo's embedding is computed once, the network steps run on all rows together, and
+row ``r`` takes its random numbers from its own generator in exactly the calls a lone draw makes,
+so it is the sample that generator draws alone (the per-pixel steps cost about the same for 8
+rows as for 1, so 8 samples take about twice the time of one instead of 8 times).
 """
 
 from __future__ import annotations
