@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from autocolor.decode import DecodeOptions, draws_per_generator, negative_log_likelihood, predict_ab
-from autocolor.decode.autoregressive import _CachedState, sample_cached, sample_naive
+from autocolor.decode.autoregressive import STEP_DTYPE, _CachedState, sample_cached, sample_naive
 from autocolor.errors import UsageError
 from autocolor.models import create_model
 from autocolor.models.pic import PicNet
@@ -55,11 +55,13 @@ def test_cached_activations_match_a_full_pass(tiny: PicNet, lightness: torch.Ten
         embedding = tiny.embed(lightness)
         canvas = torch.cat((torch.rand(2, 3, 8, 8) * 2 - 1, torch.ones(2, 1, 8, 8)), dim=1)
         full = tiny.pixelcnn(canvas, embedding)
-        state = _CachedState(tiny, embedding, canvas)
+        state = _CachedState(tiny, embedding.to(STEP_DTYPE), canvas.to(STEP_DTYPE))
         for i in range(8):
             state.start_row(i)
             for j in range(8):
-                assert torch.allclose(state.pixel_params(i, j)[:, :, 0, 0], full[:, :, i, j], atol=1e-5)
+                params = state.pixel_params(i, j)[:, :, 0, 0]
+                assert params.dtype == STEP_DTYPE
+                assert torch.allclose(params.float(), full[:, :, i, j], atol=1e-5)
 
 
 def test_samples_are_integer_lab_levels(tiny: PicNet, lightness: torch.Tensor) -> None:

@@ -28,6 +28,7 @@ rows as for 1, so 8 samples take about twice the time of one instead of 8 times)
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -44,6 +45,12 @@ from autocolor.models.pixelcnn_layers import GatedResnet, WNConv2d, concat_elu
 
 #: ``DecodeOptions.extra`` key of the mixture temperature (see :func:`mixture_temperature_of`).
 MIXTURE_TEMPERATURE = "mixture_temperature"
+#: Precision of the PixelCNN steps and the draws. CPU matrix products and some elementwise
+#: kernels round a row differently in a batch of 8 than alone (blocking, vector lanes): in
+#: float32 that moved about one draw in 10^4 of a sample to the next level, so samples drawn
+#: together were not quite the samples drawn alone. In float64 the difference is ~1e-16, far
+#: below anything a draw can resolve. The embedding g(L) stays float32 (computed once).
+STEP_DTYPE = torch.float64
 
 
 @contextmanager
@@ -58,14 +65,27 @@ def _eval_mode(net: PicNet) -> Iterator[None]:
         net.train(was_training)
 
 
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    # The raster loop's operations are a few thousand numbers each: more threads only add a
+    # synchronisation per operation, and on a busy machine one descheduled thread stalls every
+    # step (measured: 2 threads took 10-40x longer than 1 on the shared 2-core machine).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def _start(
     net: PicNet, lightness: torch.Tensor, generator: Generators
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Embedding ``(N or 1, E, h, w)``, chroma-resolution normalised L ``(R, 1, h, w)`` and the
     empty canvas ``(R, 4, h, w)``, ``R`` rows to draw: ``N``, or one per generator when a single
     photo (``N = 1``) is drawn with a sequence of generators (its embedding is computed once)."""
-    embedding = net.embed(lightness)
-    lum = net.chroma_lightness(lightness)
+    embedding = net.embed(lightness).to(STEP_DTYPE)
+    lum = net.chroma_lightness(lightness).to(STEP_DTYPE)
     n = lum.shape[0]
     rows = n if generator is None or isinstance(generator, torch.Generator) or n != 1 else len(generator)
     per_row(generator, rows)  # a sequence of another length is a bug
@@ -127,11 +147,12 @@ def sample_naive(
         n, _, h, w = lum.shape
         ab = lum.new_zeros((n, 2, h, w))
         embedding = embedding.expand(n, -1, -1, -1)
+        pixelcnn = copy.deepcopy(net.pixelcnn).to(STEP_DTYPE)  # the cached sampler's precision
         for i in range(h):
             for j in range(w):
-                params = net.pixelcnn(canvas, embedding)[:, :, i : i + 1, j : j + 1]
+                params = pixelcnn(canvas, embedding)[:, :, i : i + 1, j : j + 1]
                 _draw_pixel(net, params, lum, canvas, ab, i, j, temperatures, generator)
-    return denormalize_ab(ab)
+    return denormalize_ab(ab).float()
 
 
 def _rows(x: torch.Tensor, last: int, count: int, side: tuple[int, int]) -> torch.Tensor:
@@ -142,15 +163,19 @@ def _rows(x: torch.Tensor, last: int, count: int, side: tuple[int, int]) -> torc
 
 
 class _Weights:
-    """Effective (weight-normalised) kernels of one conv, computed once per sample."""
+    """Effective (weight-normalised) kernels of one conv in :data:`STEP_DTYPE`, computed once
+    per sample."""
 
     def __init__(self, conv: WNConv2d) -> None:
         self.conv = conv
-        self.weight = conv.weight()
+        self.weight = conv.weight().to(STEP_DTYPE)
+        self.bias = conv.bias.to(STEP_DTYPE)
         self.flat = self.weight.reshape(self.weight.shape[0], -1)
+        # The same kernel for windows stored channels-last, (kh, kw, C) per output.
+        self.flat_hwc = self.weight.permute(0, 2, 3, 1).reshape(self.weight.shape[0], -1)
 
     def __call__(self, padded: torch.Tensor) -> torch.Tensor:
-        return self.conv.conv_valid(padded, self.weight)
+        return F.conv2d(padded, self.weight, self.bias, stride=self.conv.stride, dilation=self.conv.dilation)
 
     def window(self, window: torch.Tensor) -> torch.Tensor:
         """The output at one pixel from its ``(N, C, kh, kw)`` input window: ``(N, out, 1, 1)``.
@@ -159,7 +184,12 @@ class _Weights:
         overhead, and ``linear`` has less of it.
         """
         n = window.shape[0]
-        return F.linear(window.reshape(n, -1), self.flat, self.conv.bias).view(n, -1, 1, 1)
+        return F.linear(window.reshape(n, -1), self.flat, self.bias).view(n, -1, 1, 1)
+
+    def window_hwc(self, window: torch.Tensor) -> torch.Tensor:
+        """:meth:`window` of a channels-last ``(N, kh, kw, C)`` window: ``(N, out, 1, 1)``."""
+        n = window.shape[0]
+        return F.linear(window.reshape(n, -1), self.flat_hwc, self.bias).view(n, -1, 1, 1)
 
 
 class _Block:
@@ -194,9 +224,10 @@ class _CachedState:
         zeros = canvas.new_zeros
         self.u_in = [zeros((n, 2 * c, h, w)) for _ in self.u_blocks]  # concat_elu(u_k)
         self.u_mid = [zeros((n, 2 * c, h, w)) for _ in self.u_blocks]  # concat_elu(c1)
-        # ul stream, padded 2 rows on top and 2 columns on the left for the 3x3 causal windows.
-        self.ul_in = [zeros((n, 2 * c, h + 2, w + 2)) for _ in self.ul_blocks]
-        self.ul_mid = [zeros((n, 2 * c, h + 2, w + 2)) for _ in self.ul_blocks]
+        # ul stream, padded 2 rows on top and 2 columns on the left for the 3x3 causal windows;
+        # channels-last, so that a window is 3 contiguous runs to gather, not 3 * 3 * C values.
+        self.ul_in = [zeros((n, h + 2, w + 2, 2 * c)) for _ in self.ul_blocks]
+        self.ul_mid = [zeros((n, h + 2, w + 2, 2 * c)) for _ in self.ul_blocks]
         self.ul_aux: list[torch.Tensor] = []
         self.ul_down = zeros((n, c, 1, w))
 
@@ -224,12 +255,13 @@ class _CachedState:
         ul = self.ul_down[:, :, :, j : j + 1]
         if j > 0:  # right_shift: column 0 sees nothing of its own row
             ul = ul + self.conv_down_right.window(_rows(self.canvas[:, :, :, j - 1 : j], i, 2, (0, 0)))
+        n = ul.shape[0]
         for k, blk in enumerate(self.ul_blocks):
-            self.ul_in[k][:, :, i + 2 : i + 3, j + 2 : j + 3] = concat_elu(ul)
-            c1 = blk.conv1.window(self.ul_in[k][:, :, i : i + 3, j : j + 3])
+            self.ul_in[k][:, i + 2, j + 2] = concat_elu(ul).view(n, -1)
+            c1 = blk.conv1.window_hwc(self.ul_in[k][:, i : i + 3, j : j + 3])
             c1 = c1 + self.ul_aux[k][:, :, :, j : j + 1]
-            self.ul_mid[k][:, :, i + 2 : i + 3, j + 2 : j + 3] = concat_elu(c1)
-            ul = ul + blk.block.gate(blk.conv2.window(self.ul_mid[k][:, :, i : i + 3, j : j + 3]))
+            self.ul_mid[k][:, i + 2, j + 2] = concat_elu(c1).view(n, -1)
+            ul = ul + blk.block.gate(blk.conv2.window_hwc(self.ul_mid[k][:, i : i + 3, j : j + 3]))
         return self.conv_last.window(F.elu(ul))
 
 
@@ -249,12 +281,13 @@ def sample_cached(
         n, _, h, w = lum.shape
         ab = lum.new_zeros((n, 2, h, w))
         state = _CachedState(net, embedding, canvas)
-        for i in range(h):
-            state.start_row(i)
-            for j in range(w):
-                params = state.pixel_params(i, j)
-                _draw_pixel(net, params, lum, canvas, ab, i, j, temperatures, generator)
-    return denormalize_ab(ab)
+        with _one_thread():
+            for i in range(h):
+                state.start_row(i)
+                for j in range(w):
+                    params = state.pixel_params(i, j)
+                    _draw_pixel(net, params, lum, canvas, ab, i, j, temperatures, generator)
+    return denormalize_ab(ab).float()
 
 
 def _pic_net(net: torch.nn.Module) -> PicNet:

@@ -137,15 +137,17 @@ def per_row(generator: Generators, rows: int) -> bool:
 
 
 def _uniform(shape: tuple[int, ...], like: torch.Tensor, generator: Generators) -> torch.Tensor:
+    # float32 draws whatever the parameters' precision: a float64 draw would take other
+    # numbers from the generator, so the same seed would give another sample.
     if per_row(generator, shape[0]):
         # Row r takes from its own generator exactly the numbers a batch of one would take,
         # in the same calls, so a sample drawn in a batch is the one drawn alone.
         assert not isinstance(generator, torch.Generator) and generator is not None
         row = (1, *shape[1:])
-        u = torch.cat([torch.rand(row, generator=g, device=like.device, dtype=like.dtype) for g in generator])
+        u = torch.cat([torch.rand(row, generator=g, device=like.device) for g in generator])
     else:
-        u = torch.rand(shape, generator=generator, device=like.device, dtype=like.dtype)  # type: ignore[arg-type]
-    return u * (1.0 - 2.0 * UNIFORM_EPS) + UNIFORM_EPS
+        u = torch.rand(shape, generator=generator, device=like.device)  # type: ignore[arg-type]
+    return u.to(like.dtype) * (1.0 - 2.0 * UNIFORM_EPS) + UNIFORM_EPS
 
 
 def sample(
