@@ -196,6 +196,9 @@ class Colorizer:
             self.net = load_model(model, self.device, pretrained=pretrained, offline=offline)
         else:
             self.net = model.to(self.device).eval()
+        if self.device.type == "cuda":
+            # NHWC lets cuDNN use tensor cores for the bf16 convolutions under autocast.
+            self.net = self.net.to(memory_format=torch.channels_last)
         self.model_name = info.name if info is not None else type(self.net).__name__
         if output_kind_of(self.net) != kind:
             raise ValueError(f"{self.model_name}: registry says {kind!r} output, network says otherwise")
@@ -303,7 +306,14 @@ class Colorizer:
                     self.predict_low(small[i : i + 1], None if hints is None else (hints[0][i : i + 1], hints[1][i : i + 1]))
                     for i in range(small.shape[0])
                 ])
-            return self._decode(small.to(self.device, non_blocking=True), hints).cpu()
+            return self._decode(self._to_device(small), hints).cpu()
+
+    def _to_device(self, small: torch.Tensor) -> torch.Tensor:
+        """The batch on the network's device: on CUDA through pinned host memory with an
+        asynchronous copy, in channels-last layout; on the CPU as it is."""
+        if self.device.type != "cuda":
+            return small
+        return small.pin_memory().to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
 
     def render(self, photo: Photo, ab_low: np.ndarray, layout: Layout = Layout(), *, threads: int = 1) -> np.ndarray:
         """The full-resolution colour work, straight to output codes, a strip at a time.
