@@ -25,7 +25,8 @@ import tempfile
 import threading
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Iterator, Union
 
 import cv2
 import numpy as np
@@ -44,6 +45,9 @@ from autocolor.photo import Photo
 
 if TYPE_CHECKING:  # pragma: no cover
     from autocolor.imageencode import Layout
+
+#: An encoded file: its bytes, or its consecutive pieces.
+Encoded = Union[bytes, memoryview, Sequence[Union[bytes, memoryview]]]
 
 log = logging.getLogger(__name__)
 
@@ -331,8 +335,12 @@ def write_codes(
     return write_bytes(path, data)
 
 
-def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path | None:
-    """Write an encoded file atomically ("-": to stdout, returning None). Raises :class:`OutputError`."""
+def write_bytes(path: str | os.PathLike[str], data: Encoded) -> Path | None:
+    """Write an encoded file atomically ("-": to stdout, returning None). Raises :class:`OutputError`.
+
+    ``data`` is the file's bytes, or its consecutive pieces (written one after the other, so an
+    encoder's buffer need not be copied to insert metadata).
+    """
     if str(path) == STDIO:
         _write_stdout(data)
         return None
@@ -352,15 +360,20 @@ def encode(rgb: np.ndarray, like: Photo, fmt: str, *, quality: int = 95) -> byte
         assert like.alpha is not None
         channels.append(np.clip(like.alpha, 0.0, 1.0)[..., None])
     codes = np.rint(np.concatenate(channels, axis=-1) * top).astype(layout.dtype)
-    return encode_codes(codes, like, fmt, layout, quality=quality)
+    return b"".join(encode_codes(codes, like, fmt, layout, quality=quality))
 
 
-def _write_stdout(data: bytes) -> None:
+def _pieces(data: Encoded) -> Sequence[bytes | memoryview]:
+    return [data] if isinstance(data, (bytes, bytearray, memoryview)) else data
+
+
+def _write_stdout(data: Encoded) -> None:
     stream = getattr(sys.stdout, "buffer", None)
     if stream is None:
         raise OutputError("<stdout>", "stdout is not a binary stream")
     try:
-        stream.write(data)
+        for piece in _pieces(data):
+            stream.write(piece)
         stream.flush()
     except OSError as err:
         raise OutputError("<stdout>", f"cannot write: {_short(err)}") from err
@@ -372,7 +385,7 @@ def _new_file_mode() -> int:
     return 0o666 & ~umask
 
 
-def atomic_write(destination: Path, data: bytes) -> None:
+def atomic_write(destination: Path, data: Encoded) -> None:
     """Write ``data`` to a temporary file beside ``destination``, fsync, then rename over it.
 
     A reader never sees a half-written file, and on any failure the temporary file is removed
@@ -396,7 +409,8 @@ def atomic_write(destination: Path, data: bytes) -> None:
         raise OutputError(destination, f"cannot write in {str(directory)!r}: {reason}") from err
     try:
         with os.fdopen(fd, "wb") as file:
-            file.write(data)
+            for piece in _pieces(data):
+                file.write(piece)
             file.flush()
             os.fsync(file.fileno())
         os.chmod(temporary, mode)

@@ -148,6 +148,7 @@ def _render_band(
     width = photo.shape[1]
     encoder = LabRowsEncoder(width, rows, bits=layout.bits, order=layout.order)
     lightness, a, b, scratch, detail = (np.empty((rows, width), dtype=np.float32) for _ in range(5))
+    rows_of = maps.reader()
     top_code = float((1 << layout.bits) - 1)
     for top in range(band[0], band[1], rows):
         bottom = min(band[1], top + rows)
@@ -156,16 +157,16 @@ def _render_band(
         strip_a, strip_b, tmp = a[:count], b[:count], scratch[:count]
         if guided:
             # Same operations, in the same order, as the whole-image guided upsampling.
-            strip_d = maps.rows(8, top, bottom, detail[:count])
+            strip_d = rows_of.rows(8, top, bottom, detail[:count])
             np.subtract(strip_l, strip_d, out=strip_d)
             for channel, strip in ((0, strip_a), (1, strip_b)):
-                maps.rows(channel, top, bottom, strip)
-                strip += np.multiply(maps.rows(2 + channel, top, bottom, tmp), strip_d, out=tmp)
-                np.maximum(strip, maps.rows(4 + channel, top, bottom, tmp), out=strip)
-                np.minimum(strip, maps.rows(6 + channel, top, bottom, tmp), out=strip)
+                rows_of.rows(channel, top, bottom, strip)
+                strip += np.multiply(rows_of.rows(2 + channel, top, bottom, tmp), strip_d, out=tmp)
+                np.maximum(strip, rows_of.rows(4 + channel, top, bottom, tmp), out=strip)
+                np.minimum(strip, rows_of.rows(6 + channel, top, bottom, tmp), out=strip)
         else:
-            maps.rows(0, top, bottom, strip_a)
-            maps.rows(1, top, bottom, strip_b)
+            rows_of.rows(0, top, bottom, strip_a)
+            rows_of.rows(1, top, bottom, strip_b)
         encoder.encode(strip_l, strip_a, strip_b, out[top:bottom, :, :3])
         if layout.alpha:
             alpha = photo.alpha[top:bottom] if photo.alpha is not None else np.ones((count, width), np.float32)

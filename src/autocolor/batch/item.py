@@ -67,17 +67,21 @@ def render_and_write(
 ) -> str:
     """The full-resolution stage of one job: colour ``photo`` from the network's ``ab_low``
     straight into the codes its output format wants, encode, and write ``job.output``
-    atomically (with the photo's alpha, bit depth and metadata).
+    atomically (with the photo's alpha, bit depth and metadata). The photo's pixels are
+    dropped once rendered (:meth:`~autocolor.photo.Photo.drop_pixels`).
 
     Returns the written path, or ``"-"`` for stdout. Raises :class:`OutputError` (and
     whatever rendering raises).
     """
+    from autocolor.batch.memory import give_back_free_memory
     from autocolor.imageencode import output_layout
     from autocolor.imagefile import output_format, write_codes
 
     fmt = output_format(job.output, format, default=photo.format)  # a bad name fails before the work
     layout = output_layout(fmt, photo)
+    give_back_free_memory()  # what decoding and the network freed, before the big output array
     codes = colorizer.render(photo, ab_low, layout, threads=threads)
+    photo.drop_pixels()  # encoding needs only the codes and the metadata: memory back before it
     if job.output != STDIO:
         ensure_parent(job.output)
     written = write_codes(job.output, codes, photo, fmt, layout)

@@ -83,36 +83,65 @@ class LinearRows:
     Args:
         maps: ``(C, h, w)`` float32 low-resolution maps (e.g. ab and the guided coefficients).
         height, width: the full-resolution size ``(H, W)``.
+
+    Only the low-resolution maps are kept; each thread reads rows through its own
+    :meth:`reader`, which widens the two low-res rows around the current strip on demand (a row
+    widened alone equals that row of the whole widened map: OpenCV resizes rows independently
+    when the height does not change).
     """
 
     def __init__(self, maps: np.ndarray, height: int, width: int) -> None:
-        channels, h, _ = maps.shape
+        self.maps = np.ascontiguousarray(maps, dtype=np.float32)
+        self.channels, self.low_height, _ = self.maps.shape
         self.height, self.width = height, width
-        # (C, h, W): each map interpolated across the full width; next-row differences beside.
-        self._wide = np.stack(
-            [cv2.resize(np.ascontiguousarray(m), (width, h), interpolation=cv2.INTER_LINEAR) for m in maps]
-        )
-        self._step = np.zeros_like(self._wide)
-        self._step[:, :-1] = self._wide[:, 1:] - self._wide[:, :-1]
-        self._y0, self._w1 = linear_rows_table(height, h)
-        self.channels = channels
+        self._y0, self._w1 = linear_rows_table(height, self.low_height)
 
-    @property
-    def nbytes(self) -> int:
-        """Memory held (bytes): two ``(C, h, W)`` float32 arrays."""
-        return self._wide.nbytes + self._step.nbytes
+    def reader(self) -> RowReader:
+        """A reader of full-resolution rows, for one thread (it caches widened rows)."""
+        return RowReader(self)
 
     def rows(self, channel: int, top: int, bottom: int, out: np.ndarray) -> np.ndarray:
         """Rows ``top .. bottom`` of map ``channel`` at full resolution, into ``out`` ``(R, W)``."""
-        y0, w1 = self._y0[top:bottom], self._w1[top:bottom]
-        wide, step = self._wide[channel], self._step[channel]
+        return self.reader().rows(channel, top, bottom, out)
+
+
+class RowReader:
+    """Reads full-resolution rows of a :class:`LinearRows`; keeps, per map, the widened low-res
+    row above the current strip and the difference to the row below it."""
+
+    def __init__(self, source: LinearRows) -> None:
+        self._source = source
+        width = source.width
+        self._row = [-1] * source.channels
+        self._wide = np.empty((source.channels, width), dtype=np.float32)
+        self._step = np.empty((source.channels, width), dtype=np.float32)
+        self._next = np.empty((source.channels, width), dtype=np.float32)
+
+    def _load(self, channel: int, row: int) -> None:
+        source = self._source
+        last = source.low_height - 1
+        maps = source.maps[channel]
+        if row == self._row[channel] + 1 and self._row[channel] >= 0:
+            self._wide[channel] = self._next[channel]  # moving down: the row below is known
+        else:
+            self._wide[channel] = cv2.resize(maps[row : row + 1], (source.width, 1), interpolation=cv2.INTER_LINEAR)[0]
+        below = min(row + 1, last)
+        self._next[channel] = cv2.resize(maps[below : below + 1], (source.width, 1), interpolation=cv2.INTER_LINEAR)[0]
+        np.subtract(self._next[channel], self._wide[channel], out=self._step[channel])
+        self._row[channel] = row
+
+    def rows(self, channel: int, top: int, bottom: int, out: np.ndarray) -> np.ndarray:
+        """Rows ``top .. bottom`` of map ``channel`` at full resolution, into ``out`` ``(R, W)``."""
+        y0, w1 = self._source._y0[top:bottom], self._source._w1[top:bottom]
         start = 0
         count = bottom - top
         while start < count:  # runs of rows between the same two low-res rows
-            row = y0[start]
+            row = int(y0[start])
             end = start + int(np.searchsorted(y0[start:], row, side="right"))
+            if row != self._row[channel]:
+                self._load(channel, row)
             block = out[start:end]
-            np.multiply(w1[start:end, None], step[row][None], out=block)
-            block += wide[row][None]
+            np.multiply(w1[start:end, None], self._step[channel][None], out=block)
+            block += self._wide[channel][None]
             start = end
         return out
