@@ -111,6 +111,18 @@ class Photo:
             np.take(self.lightness_table, codes, out=out)
         return out
 
+    def code_rows(self, table: np.ndarray, top: int, bottom: int, out: np.ndarray) -> np.ndarray:
+        """``table`` (float32, one entry per code) looked up at the codes of rows ``top .. bottom``
+        into ``out``; only for a photo holding codes."""
+        if self.codes is None:
+            raise ValueError("code_rows needs a photo that holds codes")
+        codes = self.codes[top:bottom]
+        if codes.dtype == np.uint8:
+            cv2.LUT(codes, table, dst=out)
+        else:
+            np.take(table, codes, out=out)
+        return out
+
     @property
     def nbytes(self) -> int:
         """Bytes of pixel data held (L* or codes, and alpha)."""

@@ -106,29 +106,37 @@ class LinearRows:
 
 
 class RowReader:
-    """Reads full-resolution rows of a :class:`LinearRows`; keeps, per map, the widened low-res
-    row above the current strip and the difference to the row below it."""
+    """Reads full-resolution rows of a :class:`LinearRows`. Keeps, for all maps at once, the
+    widened low-res rows around the current strip and their differences (a strip may span two
+    low-res intervals, and its maps are read one after the other)."""
+
+    _KEEP = 3  # widened low-res rows kept: the strip's two intervals need three
 
     def __init__(self, source: LinearRows) -> None:
         self._source = source
-        width = source.width
-        self._row = [-1] * source.channels
-        self._wide = np.empty((source.channels, width), dtype=np.float32)
-        self._step = np.empty((source.channels, width), dtype=np.float32)
-        self._next = np.empty((source.channels, width), dtype=np.float32)
+        self._wide: dict[int, np.ndarray] = {}  # low row -> (C, W) widened
+        self._step: dict[int, np.ndarray] = {}  # low row -> (C, W) next row minus this one
 
-    def _load(self, channel: int, row: int) -> None:
-        source = self._source
-        last = source.low_height - 1
-        maps = source.maps[channel]
-        if row == self._row[channel] + 1 and self._row[channel] >= 0:
-            self._wide[channel] = self._next[channel]  # moving down: the row below is known
-        else:
-            self._wide[channel] = cv2.resize(maps[row : row + 1], (source.width, 1), interpolation=cv2.INTER_LINEAR)[0]
-        below = min(row + 1, last)
-        self._next[channel] = cv2.resize(maps[below : below + 1], (source.width, 1), interpolation=cv2.INTER_LINEAR)[0]
-        np.subtract(self._next[channel], self._wide[channel], out=self._step[channel])
-        self._row[channel] = row
+    def _widened(self, row: int) -> np.ndarray:
+        wide = self._wide.get(row)
+        if wide is None:
+            source = self._source
+            # Row `row` of every map as one (C, w) image, widened in one call (rows are independent).
+            wide = cv2.resize(np.ascontiguousarray(source.maps[:, row]), (source.width, source.channels),
+                              interpolation=cv2.INTER_LINEAR)  # fmt: skip
+            self._wide[row] = wide
+            for old in [r for r in self._wide if r < row - self._KEEP + 1]:
+                del self._wide[old]
+        return wide
+
+    def _difference(self, row: int) -> np.ndarray:
+        step = self._step.get(row)
+        if step is None:
+            below = min(row + 1, self._source.low_height - 1)
+            step = self._widened(below) - self._widened(row)
+            self._step = {r: v for r, v in self._step.items() if r >= row - 1}
+            self._step[row] = step
+        return step
 
     def rows(self, channel: int, top: int, bottom: int, out: np.ndarray) -> np.ndarray:
         """Rows ``top .. bottom`` of map ``channel`` at full resolution, into ``out`` ``(R, W)``."""
@@ -138,10 +146,9 @@ class RowReader:
         while start < count:  # runs of rows between the same two low-res rows
             row = int(y0[start])
             end = start + int(np.searchsorted(y0[start:], row, side="right"))
-            if row != self._row[channel]:
-                self._load(channel, row)
+            step = self._difference(row)
             block = out[start:end]
-            np.multiply(w1[start:end, None], self._step[channel][None], out=block)
-            block += self._wide[channel][None]
+            np.multiply(w1[start:end, None], step[channel][None], out=block)
+            block += self._widened(row)[channel][None]
             start = end
         return out
