@@ -26,6 +26,7 @@ def make_clip(
     audio: str | None = "aac",
     title: str | None = "test reel",
     rotation: int = 0,
+    sample_aspect_ratio: Fraction | None = None,
 ) -> Path:
     """Write a clip (codec by suffix: VP9 for .webm, MPEG-4 for .avi, else H.264).
 
@@ -44,6 +45,8 @@ def make_clip(
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         if rotation:
             video.set_display_rotation(rotation)
+        if sample_aspect_ratio:
+            video.codec_context.sample_aspect_ratio = sample_aspect_ratio
         sound = None
         if audio:
             sound = container.add_stream(audio, rate=48000)

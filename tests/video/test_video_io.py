@@ -86,6 +86,17 @@ def test_display_rotation_is_kept(tmp_path: Path) -> None:
         assert next(container.decode(video=0)).rotation == 90
 
 
+def test_anamorphic_pixels_keep_their_shape(tmp_path: Path) -> None:
+    import av
+    from fractions import Fraction
+
+    source = make_clip(tmp_path / "wide.mkv", frames=3, audio=None, sample_aspect_ratio=Fraction(4, 3))
+    target = tmp_path / "out.mkv"
+    remux(source, target)
+    with av.open(str(target)) as container:
+        assert container.streams.video[0].codec_context.sample_aspect_ratio == Fraction(4, 3)
+
+
 def test_odd_sized_video_keeps_its_size(tmp_path: Path) -> None:
     source = make_clip(tmp_path / "in.mkv", frames=4, size=(66, 50), audio=None)  # 4:2:0 source, even
     with VideoReader(source) as reader:
