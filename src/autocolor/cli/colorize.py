@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from autocolor.batch.memory import DEFAULT_MAX_MEMORY, parse_size
 from autocolor.batch.plan import OUTPUT_TAG, plan_jobs
 from autocolor.cli.hints import (
     assign_hints,
@@ -83,6 +84,14 @@ FORMATS = ("png", "jpg", "jpeg", "tif", "tiff", "webp")
     default=None,
     help="Output format (default: from the output name, else the input's).",
 )
+@click.option(
+    "--max-memory",
+    metavar="SIZE",
+    default=DEFAULT_MAX_MEMORY,
+    show_default=True,
+    help="Memory the whole run may use (e.g. 1G, 512M). Photos are worked in strips, so a "
+    "200-megapixel scan fits in 2G; fewer photos are kept in flight to stay within it.",
+)
 @hint_options
 @gcp_options
 @video_options
@@ -101,6 +110,7 @@ def colorize_command(
     temperature: float | None,
     upsample: str,
     format_: str | None,
+    max_memory: str,
     hint_texts: tuple[str, ...],
     hints_file: Path | None,
     hint_radius: int,
@@ -135,6 +145,7 @@ def colorize_command(
       cat old.png | autocolor colorize - > new.png    # stdin to stdout
       autocolor colorize scans/ -o colored/ --json > report.jsonl
       autocolor colorize dog.jpg --model gcp --class 207   # GCP, as ImageNet class 207
+      autocolor colorize scans/ -o colored/ --max-memory 1G # a smaller memory budget
       autocolor colorize reel.mp4 -o reel_color.mp4   # film: steady colours, audio copied
       autocolor colorize reel.mkv --start 1:00 --end 1:30 -o part.mkv
       ffmpeg -i reel.mp4 -f rawvideo -pix_fmt gray - | autocolor colorize - --raw 640x480 > color.rgb
@@ -150,6 +161,7 @@ def colorize_command(
     """
     if as_json and output == STDIO:
         raise UsageError("--json prints to stdout, so the image cannot go there too; use -o FILE")
+    memory_limit = parse_size(max_memory)
     ctx = click.get_current_context()
     if wants_video(inputs, video):  # films: frames in order through a temporal state
         ctx.exit(run_video_command(ctx.params))
@@ -174,19 +186,27 @@ def colorize_command(
     from autocolor import pipeline
     from autocolor.models import model_info
 
-    from autocolor.sampling import gcp_extra
-
     model_name = model or pipeline.DEFAULT_MODEL
-    model_info(model_name)  # an unknown name is a usage error, even when everything is skipped
+    registered = model_info(model_name).name  # an unknown name is a usage error, even when all is skipped
     if hints:
         check_model_takes_hints(model_name, model_takes_hints(model_name), hints)
-    extra = gcp_extra(model_name, class_ref=class_ref, direction=direction, strength=strength)
+    extra: dict[str, object] = {}
+    if (class_ref, direction, strength) != (None, None, None):  # sampling's imports cost start-up time
+        from autocolor.sampling import gcp_extra
+
+        extra = gcp_extra(model_name, class_ref=class_ref, direction=direction, strength=strength)
     settings = dict(model=model_name, device=device, size=size, decoding=decoding, temperature=temperature,
                     upsample=upsample, seed=seed, pretrained=not random_weights, offline=offline, extra=extra)  # fmt: skip
     for job in jobs:
         if job.result is not None:
-            job.result.model = job.result.model or model_name
-    with open_manifest(scale, jobs, model_name, quiet=quiet) as (jobs, sink):
+            job.result.model = job.result.model or registered
+    from autocolor.batch.runner import kernels_single_threaded, run_batch
+    from autocolor.devices import resolve_device
+
+    # One thread per kernel from the model load on: the batch overlaps its own stages instead.
+    if not use_ray:
+        ctx.with_resource(kernels_single_threaded(resolve_device(device)))
+    with open_manifest(scale, jobs, registered, quiet=quiet) as (jobs, sink):
         colorizer = None
         if not use_ray and any(job.result is None for job in jobs):
             colorizer = pipeline.Colorizer(**settings)  # type: ignore[arg-type]
@@ -196,7 +216,6 @@ def colorize_command(
 
             sink.weights_sha256 = weights_sha256(model_name, pretrained=not random_weights)
 
-        from autocolor.batch.runner import run_batch
         from autocolor.hints import hints_to_json
 
         results = [ItemResult(path, None, "failed", reason) for path, reason in unreadable]
@@ -209,7 +228,7 @@ def colorize_command(
         with Progress(len(to_run), enabled=not (quiet or as_json)) as progress:
 
             def report(result: ItemResult, record: bool = True) -> None:
-                result.model = result.model or model_name
+                result.model = result.model or registered
                 if result.input in hints:
                     result.hints = hints_to_json(hints[result.input])
                 if record and sink is not None:  # the manifest line first: it is what a rerun trusts
@@ -230,6 +249,7 @@ def colorize_command(
                     report(job.result)
                     results.append(job.result)
             else:
-                results += run_batch(jobs, colorizer, format=format_, on_result=report, debug=debug_enabled())
+                results += run_batch(jobs, colorizer, format=format_, on_result=report, max_memory=memory_limit,
+                                     debug=debug_enabled())  # fmt: skip
     print_summary(results, quiet=quiet)
     ctx.exit(1 if any(r.status == "failed" for r in results) else 0)
