@@ -35,7 +35,7 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> f
 
 
 def video_options(f: F) -> F:
-    """``--start``, ``--end``, ``--smoothing``, ``--video-codec``, ``--raw``, ``--raw-format``."""
+    """``--start``, ``--end``, ``--smoothing``, ``--video-codec``, ``--resume``, ``--raw``, ``--raw-format``."""
     decorators = [
         click.option("--start", callback=_seconds, metavar="TIME",
                      help="Video: begin here (seconds, or [HH:]MM:SS[.ms]); default: the beginning."),
@@ -47,6 +47,11 @@ def video_options(f: F) -> F:
                           "(0 = every frame on its own, which flickers)."),
         click.option("--video-codec", metavar="NAME", default=None,
                      help="Video: encoder (default by suffix: libx264, libvpx-vp9 for .webm, mpeg4 for .avi)."),
+        click.option("--resume", is_flag=True,
+                     help="Video: work in 10-second segments kept in a hidden folder beside the output; "
+                          "after an interrupt, the same command with --resume goes on where it stopped."),
+        # Segment length of --resume, in frames; hidden: tests shorten it to interrupt a tiny clip.
+        click.option("--segment-frames", type=click.IntRange(min=1), default=None, hidden=True),
         click.option("--raw", "raw_size", metavar="WxH", default=None,
                      help="Raw frames: read WxH frames from the input (- for stdin), write rgb24 frames."),
         click.option("--raw-format", type=click.Choice(["gray", "rgb24"]), default="gray", show_default=True,
@@ -67,7 +72,7 @@ def wants_video(inputs: Sequence[str], video: dict[str, Any]) -> bool:
     raw_size = video["raw_size"]
     videos = [p for p in inputs if p != STDIO and is_video_path(p)]
     if raw_size is None and not videos:
-        given = [f"--{k.replace('_', '-')}" for k in ("start", "end", "video_codec") if video[k] is not None]
+        given = [f"--{k.replace('_', '-')}" for k in ("start", "end", "video_codec", "resume") if video[k]]
         if given:
             raise UsageError(f"{', '.join(given)}: for videos only, and no input is a video")
         return False
@@ -145,7 +150,9 @@ def run_video_command(params: dict[str, Any]) -> int:
         params["inputs"], params["output"],
         colorizer_factory=lambda: pipeline.Colorizer(model_name, params["device"], **options),
         model_name=model_name, start=params["start"], end=params["end"], smoothing=params["smoothing"],
-        video_codec=params["video_codec"], raw_size=params["raw_size"], raw_format=params["raw_format"],
+        video_codec=params["video_codec"], resume=params["resume"], segment_frames=params["segment_frames"],
+        raw_size=params["raw_size"],
+        raw_format=params["raw_format"],
         overwrite=params["overwrite"], as_json=params["as_json"], quiet=params["quiet"],
     )  # fmt: skip
 
@@ -160,6 +167,8 @@ def run_video(
     end: float | None,
     smoothing: float,
     video_codec: str | None,
+    resume: bool,
+    segment_frames: int | None,
     raw_size: str | None,
     raw_format: str,
     overwrite: bool,
@@ -184,7 +193,8 @@ def run_video(
                 from autocolor.video.runner import VideoColorizer
 
                 runner = VideoColorizer(colorizer_factory(), temporal)
-            result = _one(runner, source, target, start, end, video_codec, quiet=quiet or as_json)
+            segments = {"resume": resume, **({"segment_frames": segment_frames} if segment_frames else {})}
+            result = _one(runner, source, target, start, end, video_codec, segments, quiet=quiet or as_json)
         result.model = model_name
         results.append(result)
         if as_json:
@@ -226,7 +236,15 @@ def _plan(inputs: Sequence[str], output: str | None, *, overwrite: bool) -> list
 
 
 def _one(
-    runner: Any, source: str, target: str, start: float | None, end: float | None, codec: str | None, *, quiet: bool
+    runner: Any,
+    source: str,
+    target: str,
+    start: float | None,
+    end: float | None,
+    codec: str | None,
+    segments: dict[str, Any],
+    *,
+    quiet: bool,
 ) -> ItemResult:
     from autocolor.video.runner import colorize_video_file
 
@@ -235,7 +253,7 @@ def _one(
     try:
         Path(target).parent.mkdir(parents=True, exist_ok=True)
         done = colorize_video_file(
-            runner, source, target, start=start, end=end, codec=codec,
+            runner, source, target, start=start, end=end, codec=codec, **segments,
             on_start=progress.start, on_frame=progress.frame,
         )  # fmt: skip
     except Exception as exc:  # noqa: BLE001 - one bad video must not stop the others

@@ -157,6 +157,8 @@ class VideoWriter:
         codec: encoder name (see :func:`choose_codec`).
         offset: seconds subtracted from every timestamp (``--start``).
         audio: the source's audio packets, or ``None`` for no audio.
+        b_frames: ``False`` makes every packet's decode time its presentation time (segments
+            of a resumable run are joined by remuxing, which needs that at the joins).
     """
 
     def __init__(
@@ -167,6 +169,7 @@ class VideoWriter:
         *,
         offset: float = 0.0,
         audio: AudioCopier | None = None,
+        b_frames: bool = True,
     ) -> None:
         av = import_av()
         self.path = str(path)
@@ -179,6 +182,8 @@ class VideoWriter:
             raise OutputError(self.path, f"cannot write video: {exc}") from exc
         self._container.metadata.update({k: v for k, v in info.metadata.items() if k not in _SKIP_TAGS})
         self._stream = self._add_video_stream(codec)
+        if not b_frames:
+            self._stream.codec_context.max_b_frames = 0
         self.refused_audio = audio.add_streams(self._container) if audio is not None else []
         self.frames = 0
 
