@@ -119,3 +119,16 @@ def test_ctrl_c_then_the_same_command_finishes(tmp_path: Path) -> None:
     assert after["frames"] == 40 and after["audio"] == ["aac"]
     np.testing.assert_allclose(after["times"], probe(source)["times"], atol=1e-3)
     assert not parts.exists()
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".mov", ".webm", ".avi"])
+def test_joined_segments_time_like_a_single_pass(tmp_path: Path, tiny: Colorizer, suffix: str) -> None:
+    source = make_clip(tmp_path / "reel.mp4", frames=12, audio="aac")
+    single, joined = tmp_path / f"single{suffix}", tmp_path / f"joined{suffix}"
+    one = colorize_video_file(Counting(tiny), source, single, start=0.1)
+    parts = colorize_video_file(Counting(tiny), source, joined, start=0.1, resume=True, segment_frames=5)
+    a, b = probe(single), probe(joined)
+    assert (a["frames"], a["fps"], a["audio"]) == (b["frames"], b["fps"], b["audio"]) == (a["frames"], 25, a["audio"])
+    assert a["frames"] == 9 and one.refused_audio == parts.refused_audio
+    np.testing.assert_allclose(a["times"], b["times"], atol=1e-3)
+    assert a["duration"] == pytest.approx(b["duration"], abs=0.03)

@@ -15,10 +15,12 @@ changed file, another range or setting) empties the folder first.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,7 @@ import numpy as np
 from autocolor.errors import OutputError
 from autocolor.video.avimport import import_av
 from autocolor.video.reader import VideoInfo
-from autocolor.video.writer import _SKIP_TAGS, AudioCopier
+from autocolor.video.writer import _SKIP_TAGS, AudioCopier, open_output
 
 #: Frames per segment: at most this much work (10 s at 25 frames/s) is redone after an interrupt.
 SEGMENT_FRAMES = 250
@@ -131,15 +133,24 @@ def join_segments(
     av = import_av()
     offset = start or 0.0
     first = av.open(str(segments[0]))
-    container = av.open(str(output), "w")
-    try:
-        container.metadata.update({k: v for k, v in info.metadata.items() if k not in _SKIP_TAGS})
+
+    def add_video(container: Any) -> Any:
         stream = container.add_stream_from_template(first.streams.video[0])
         stream.codec_context.framerate = info.fps  # the segments' muxer keeps its own rate field
+        if "avi" in container.format.name:  # AVI counts frames: one tick per frame
+            stream.time_base = Fraction(1) / info.fps
         stream.metadata.update({k: v for k, v in info.video_metadata.items() if k not in _SKIP_TAGS})
         if rotation and hasattr(stream, "set_display_rotation"):
             stream.set_display_rotation(rotation)
-        refused = audio.add_streams(container) if audio is not None else []
+        return stream
+
+    try:
+        container, stream, refused = open_output(str(output), info, add_video, audio)
+    finally:
+        first.close()
+    frame_clock = Fraction(1) / info.fps if "avi" in container.format.name else None
+    last = -1
+    try:
         for path in segments:
             with av.open(str(path)) as part:
                 for packet in part.demux(part.streams.video[0]):
@@ -147,6 +158,11 @@ def join_segments(
                         continue
                     if audio is not None:
                         audio.mux_until(container, float(packet.pts * packet.time_base) + offset)
+                    if frame_clock is not None:  # count frames as VideoWriter does (floor, increasing)
+                        last = max(last + 1, math.floor(packet.pts * packet.time_base / frame_clock + 1e-6))
+                        packet.pts = packet.dts = last
+                        packet.duration = 1
+                        packet.time_base = frame_clock
                     packet.stream = stream
                     container.mux(packet)
         if audio is not None:
@@ -156,4 +172,3 @@ def join_segments(
         raise OutputError(output, f"cannot join the segments: {exc}") from exc
     finally:
         container.close()
-        first.close()

@@ -157,18 +157,22 @@ def colorize_video_file(
         if on_start is not None:
             on_start(reader.info.frames_between(start, end))
         copier = AudioCopier(source, start, end) if audio else None
+        writer = None
         try:
             with atomic_path(output) as temporary:
-                writer = VideoWriter(temporary, reader.info, chosen, offset=start or 0.0, audio=copier)
                 try:
                     for frame in reader.frames():
-                        writer.write(runner.frame(frame.rgb), frame.pts, frame.rotation)
+                        if writer is None:  # opened at the first frame: it carries the rotation
+                            writer = VideoWriter(temporary, reader.info, chosen, offset=start or 0.0, audio=copier,
+                                                 rotation=frame.rotation)  # fmt: skip
+                        writer.write(runner.frame(frame.rgb), frame.pts)
                         if on_frame is not None:
                             on_frame(writer.frames)
-                    if writer.frames == 0:
+                    if writer is None:
                         raise OutputError(output, "no frames in the requested range; nothing written")
                 except BaseException:
-                    writer.abort()
+                    if writer is not None:
+                        writer.abort()
                     raise
                 writer.close()
         finally:
@@ -215,8 +219,9 @@ def _in_segments(
         try:
             for frame in reader.frames(after=done[-1].last_time if done else None):
                 if writer is None:
-                    writer = VideoWriter(work.temporary(index), reader.info, codec, offset=start or 0.0, b_frames=False)
-                writer.write(runner.frame(frame.rgb), frame.pts, frame.rotation)
+                    writer = VideoWriter(work.temporary(index), reader.info, codec, offset=start or 0.0,
+                                         b_frames=False, rotation=frame.rotation)  # fmt: skip
+                writer.write(runner.frame(frame.rgb), frame.pts)
                 last, in_segment, count = frame, in_segment + 1, count + 1
                 if on_frame is not None:
                     on_frame(count)
