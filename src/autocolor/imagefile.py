@@ -20,6 +20,7 @@ import io
 import logging
 import os
 import stat
+import struct
 import sys
 import tempfile
 import threading
@@ -33,6 +34,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from autocolor.errors import InputImageError, OutputError, UsageError
+from autocolor.imageformats import default_max_pixels, magic_format
 from autocolor.imagemeta import (
     apply_orientation,
     exif_to_keep,
@@ -46,6 +48,8 @@ from autocolor.imagemeta import (
 
 log = logging.getLogger(__name__)
 
+# The formats autocolor writes (and names in messages); it reads every format Pillow decodes
+# (:func:`autocolor.imageformats.readable_suffixes`).
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
     {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"}
 )
@@ -61,7 +65,8 @@ _FORMAT_ALIASES = {"JPG": "JPEG", "TIF": "TIFF"}
 _WITH_ALPHA = ("PNG", "TIFF", "WEBP")  # JPEG cannot; BMP alpha is ignored by most readers
 _WITH_16_BITS = ("PNG", "TIFF")
 _DECODE_ERRORS = (
-    OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, MemoryError
+    OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, MemoryError,
+    struct.error, ZeroDivisionError, OverflowError, RuntimeError,
 )
 # Pillow mode -> the mode we decode it as; "transparency" in img.info adds alpha.
 _DECODE_AS = {
@@ -102,17 +107,19 @@ class Photo:
 # ----------------------------------------------------------------------------- reading
 
 
-def read_photo(path: str | os.PathLike[str], *, max_pixels: int = 178_956_970) -> Photo:
+def read_photo(path: str | os.PathLike[str], *, max_pixels: int | None = None) -> Photo:
     """Decode an image file ("-" reads stdin) into a :class:`Photo`.
 
-    ``max_pixels`` guards against decompression bombs (the default is Pillow's error limit);
-    it is checked from the header before any pixel is decoded. Raises
-    :class:`InputImageError` with a short reason for anything that is not a usable image.
+    ``max_pixels`` (width x height) guards against decompression bombs; the default is sized to
+    this machine's memory (:func:`autocolor.imageformats.default_max_pixels`). It is checked
+    from the header before any pixel is decoded. Multi-frame files (GIF, animated WebP,
+    multi-page TIFF) give their first frame. Raises :class:`InputImageError` with a short
+    reason for anything that is not a usable image.
     """
     source = str(path)
     name = "<stdin>" if source == STDIO else source
     data = _read_bytes(source, name)
-    img = _open(data, name, max_pixels)
+    img = _open(data, name, default_max_pixels() if max_pixels is None else max_pixels)
     # Pillow turns TIFFs upright itself while loading (and drops their tag); read it before.
     orientation = stored_orientation(img) if img.format == "TIFF" else 0
     try:
@@ -192,6 +199,10 @@ def _open(data: bytes, name: str, max_pixels: int) -> Image.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
     except UnidentifiedImageError as err:
+        announced = magic_format(data)
+        if announced is not None:  # Pillow tried that format's parser and it gave up
+            reason = f"corrupt {announced} file: its header cannot be parsed (truncated or damaged)"
+            raise InputImageError(name, reason) from err
         raise InputImageError(name, "not an image: no known image format matches it") from err
     except _DECODE_ERRORS as err:
         raise InputImageError(name, f"corrupt image header ({_short(err)})") from err
@@ -200,7 +211,7 @@ def _open(data: bytes, name: str, max_pixels: int) -> Image.Image:
         raise InputImageError(
             name,
             f"too large: {width}x{height} = {width * height:,} pixels exceeds the limit of "
-            f"{max_pixels:,} (possible decompression bomb)",
+            f"{max_pixels:,} (possible decompression bomb; --max-pixels raises the limit)",
         )
     if min(width, height) < MIN_SIDE:
         raise InputImageError(

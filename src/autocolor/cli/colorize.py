@@ -26,9 +26,11 @@ from autocolor.cli.common import (
     ensure_parent,
     failure_reason,
     gcp_options,
+    max_pixels_option,
     model_options,
     output_is_folder,
     output_options,
+    passed_over_results,
     plan_output,
     print_summary,
     refuse_terminal_stdout,
@@ -79,13 +81,13 @@ def _plan(
     return jobs
 
 
-def _run_one(job: Job, colorizer: Colorizer, format: str | None) -> ItemResult:
+def _run_one(job: Job, colorizer: Colorizer, format: str | None, max_pixels: int | None) -> ItemResult:
     from autocolor.imagefile import read_photo, write_photo
 
     start = time.perf_counter()
     result = ItemResult(job.item.path, job.output, "failed", model=colorizer.model_name)
     try:
-        photo = read_photo(job.item.path)
+        photo = read_photo(job.item.path, max_pixels=max_pixels)
         result.width, result.height = photo.size
         rgb = colorizer.colorize_photo(photo)
         if job.output != STDIO:
@@ -142,6 +144,7 @@ def _run_one(job: Job, colorizer: Colorizer, format: str | None) -> ItemResult:
     default=None,
     help="Output format (default: from the output name, else the input's).",
 )
+@max_pixels_option
 @gcp_options
 @output_options
 def colorize_command(
@@ -157,6 +160,7 @@ def colorize_command(
     temperature: float | None,
     upsample: str,
     format_: str | None,
+    max_pixels: int | None,
     class_ref: str | None,
     direction: int | None,
     strength: float | None,
@@ -181,20 +185,24 @@ def colorize_command(
       cat old.png | autocolor colorize - > new.png    # stdin to stdout
       autocolor colorize scans/ -o colored/ --json > report.jsonl
       autocolor colorize dog.jpg --model gcp --class 207   # GCP, as ImageNet class 207
+      autocolor colorize huge_scans/ -o out/ --max-pixels 400M
 
     In folders without -o, files named *_color.* are taken for earlier outputs and left alone.
     """
     if as_json and output == STDIO:
         raise UsageError("--json prints to stdout, so the image cannot go there too; use -o FILE")
     ctx = click.get_current_context()
+    passed_over: list[tuple[str, str]] = []
     items, unreadable = discover_inputs(
         inputs,
         recursive=recursive,
         exclude=[Path(output)] if output not in (None, STDIO) else [],
         skip_stem_suffix=OUTPUT_TAG if output is None else None,
+        passed_over=passed_over,
     )
     if not items and not unreadable:
-        raise UsageError(f"no supported images found in: {', '.join(inputs)}")
+        left = f" ({len(passed_over)} other file(s) not taken, e.g. {passed_over[0][0]}: {passed_over[0][1]})"
+        raise UsageError(f"no supported images found in: {', '.join(inputs)}{left if passed_over else ''}")
     folder = output_is_folder(output, items, inputs)
     if folder:
         check_output_folder(str(output))
@@ -226,6 +234,7 @@ def colorize_command(
         )
 
     results = [ItemResult(path, None, "failed", reason) for path, reason in unreadable]
+    results += passed_over_results(passed_over)
     for result in results:
         if as_json:
             click.echo(result.to_json())
@@ -234,7 +243,7 @@ def colorize_command(
             if job.result is None:
                 assert colorizer is not None
                 progress.working_on(Path(job.item.path).name)
-                job.result = _run_one(job, colorizer, format_)
+                job.result = _run_one(job, colorizer, format_, max_pixels)
                 progress.advance()
             job.result.model = job.result.model or model_name
             results.append(job.result)
