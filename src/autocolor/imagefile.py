@@ -20,7 +20,6 @@ import io
 import logging
 import os
 import stat
-import struct
 import sys
 import tempfile
 import threading
@@ -34,7 +33,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from autocolor.errors import InputImageError, OutputError, UsageError
-from autocolor.imageformats import default_max_pixels, magic_format
+from autocolor.imageformats import DECODE_ERRORS, default_max_pixels, magic_format
 from autocolor.imagemeta import (
     apply_orientation,
     exif_to_keep,
@@ -64,10 +63,7 @@ _WRITABLE = ("PNG", "JPEG", "TIFF", "WEBP", "BMP")
 _FORMAT_ALIASES = {"JPG": "JPEG", "TIF": "TIFF"}
 _WITH_ALPHA = ("PNG", "TIFF", "WEBP")  # JPEG cannot; BMP alpha is ignored by most readers
 _WITH_16_BITS = ("PNG", "TIFF")
-_DECODE_ERRORS = (
-    OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, MemoryError,
-    struct.error, ZeroDivisionError, OverflowError, RuntimeError,
-)
+_DECODE_ERRORS = DECODE_ERRORS
 # Pillow mode -> the mode we decode it as; "transparency" in img.info adds alpha.
 _DECODE_AS = {
     "1": "L", "L": "L", "LA": "LA", "La": "LA", "P": "RGB", "PA": "RGBA", "RGB": "RGB",

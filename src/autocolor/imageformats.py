@@ -14,8 +14,21 @@ margin), and a photo may use at most half of the physical memory.
 from __future__ import annotations
 
 import os
+import struct
+import warnings
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
+from autocolor.errors import InputImageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from PIL import Image
+
+#: What Pillow (and its C decoders) raise on damaged files; each becomes an InputImageError.
+DECODE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, MemoryError,
+    struct.error, ZeroDivisionError, OverflowError, RuntimeError,
+)  # fmt: skip
 #: Peak memory per pixel of colorizing a photo (decode + L* + ab + upsampling + encode), bytes.
 BYTES_PER_PIXEL = 100
 #: Used when the physical memory cannot be read (4 GiB / 2 / 100 B = ~21 megapixels).
@@ -91,3 +104,39 @@ def magic_format(data: bytes) -> str | None:
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "WebP"
     return next((name for magic, name in _MAGIC if data.startswith(magic)), None)
+
+
+def open_rgb(path: str | os.PathLike[str], *, max_pixels: int | None = None) -> Image.Image:
+    """Decode a file as an upright (EXIF orientation applied) 8-bit RGB image, for datasets.
+
+    The header's size is checked against ``max_pixels`` (default :func:`default_max_pixels`)
+    before decoding. Raises :class:`InputImageError` naming the file and the reason for any
+    file that cannot be used; training and evaluation report it and go on.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    limit = default_max_pixels() if max_pixels is None else max_pixels
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's notes on damaged files: we raise instead
+            with open(path, "rb") as handle:
+                head = handle.read(16)
+                handle.seek(0)
+                with Image.open(handle) as image:
+                    width, height = image.size
+                    if width * height > limit:
+                        raise InputImageError(
+                            path, f"too large: {width}x{height} = {width * height:,} pixels exceeds the limit of {limit:,}"
+                        )
+                    return ImageOps.exif_transpose(image).convert("RGB")
+    except InputImageError:
+        raise
+    except FileNotFoundError as err:
+        raise InputImageError(path, "no such file") from err
+    except UnidentifiedImageError as err:
+        announced = magic_format(head)
+        what = f"corrupt {announced} file: its header cannot be parsed" if announced else "not an image"
+        raise InputImageError(path, what) from err
+    except (Image.DecompressionBombError, *DECODE_ERRORS) as err:
+        detail = str(err).strip().rstrip(".") or type(err).__name__
+        raise InputImageError(path, f"cannot decode ({detail})") from err
