@@ -299,3 +299,47 @@ class Mutation:
 def _fields(data: bytes, kind: str, picks: tuple[int, ...]) -> list[tuple[int, str]]:
     fields = length_fields(data) if kind == "length" else dimension_fields(data)
     return [fields[p % len(fields)] for p in picks] if fields else []
+
+
+# ----------------------------------------------------------------------------- strategies
+
+KINDS = ("none", "flip", "truncate", "length", "dimensions", "metadata")
+_INTERESTING = (0, 1, 2, 7, 8, 9, 255, 256, 65535, 65536, 2**31 - 1, 2**31, 2**32 - 1)
+
+
+def mutations(kind: str | None = None):  # noqa: ANN201 - a hypothesis strategy of (name, Mutation)
+    """Hypothesis strategy: a seed file's name and one :class:`Mutation` of it."""
+    from hypothesis import strategies as st
+
+    @st.composite
+    def build(draw: st.DrawFn) -> tuple[str, Mutation]:
+        files = seed_files()
+        name = draw(st.sampled_from(sorted(files)))
+        data = files[name]
+        chosen = kind or draw(st.sampled_from(KINDS))
+        spans = metadata_spans(data)
+        if chosen == "metadata" and not spans:
+            chosen = "flip"
+        if chosen == "none":
+            return name, Mutation("none")
+        if chosen == "truncate":
+            cut = draw(st.sampled_from(boundaries(data))) + draw(st.integers(-2, 2))
+            return name, Mutation("truncate", (min(max(cut, 0), len(data) - 1),))
+        if chosen in ("length", "dimensions"):
+            picks = draw(st.lists(st.integers(0, 63), min_size=1, max_size=2))
+            value = st.one_of(st.sampled_from(_INTERESTING), st.integers(0, 2**32 - 1))
+            values = draw(st.lists(value, min_size=len(picks), max_size=len(picks)))
+            return name, Mutation(chosen, tuple(picks), tuple(values))
+        low, high = draw(st.sampled_from(spans)) if chosen == "metadata" else (0, len(data))
+        count = draw(st.integers(1, 8))
+        offsets = draw(st.lists(st.integers(low, high - 1), min_size=count, max_size=count))
+        values = draw(st.lists(st.integers(1, 255), min_size=count, max_size=count))
+        return name, Mutation(chosen, tuple(offsets), tuple(values), fix_crc=draw(st.booleans()))
+
+    return build()
+
+
+def reason_class(reason: str) -> str:
+    """A failure reason reduced to its class ("too large", "corrupt TIFF file", ...)."""
+    head = reason.split("(")[0].split(":")[0].strip()
+    return " ".join(head.split()[:4])

@@ -37,6 +37,7 @@ from autocolor.imageformats import DECODE_ERRORS, default_max_pixels, magic_form
 from autocolor.imagemeta import (
     apply_orientation,
     exif_to_keep,
+    png_pixel_chunks,
     png_with_metadata,
     srgb_lightness,
     srgb_profile,
@@ -256,7 +257,7 @@ def _opencv_16bit(
     if img.mode not in ("L", "LA", "RGB", "RGBA"):
         return None
     # IMREAD_UNCHANGED keeps 16 bits and alpha; EXIF orientation is applied later, by us.
-    stored = tiff_without_orientation(data) if img.format == "TIFF" else data
+    stored = tiff_without_orientation(data) if img.format == "TIFF" else png_pixel_chunks(data)
     decoded = cv2.imdecode(np.frombuffer(stored, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     height, width = img.size if swapped else img.size[::-1]
     if decoded is None or decoded.dtype != np.uint16 or decoded.shape[:2] != (height, width):

@@ -140,3 +140,29 @@ def open_rgb(path: str | os.PathLike[str], *, max_pixels: int | None = None) -> 
     except (Image.DecompressionBombError, *DECODE_ERRORS) as err:
         detail = str(err).strip().rstrip(".") or type(err).__name__
         raise InputImageError(path, f"cannot decode ({detail})") from err
+
+
+def silence_libtiff() -> bool:
+    """Stop the libtiff inside Pillow from printing its own error and warning lines on stderr.
+
+    A damaged TIFF then fails with Pillow's exception (our one-line error) alone, instead of
+    also leaving lines such as ``TIFFFetchNormalTag: Incorrect count`` in a batch's output.
+    Process-wide and best effort (Linux: the library is found among the loaded ones); returns
+    whether it worked. The CLI calls it unless ``--debug``.
+    """
+    import ctypes
+
+    from PIL import _imaging  # noqa: F401 - loads the libtiff that Pillow's decoders use
+
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as maps:
+            paths = {line.split()[-1] for line in maps if "libtiff" in line and "/" in line}
+        for path in paths:
+            library = ctypes.CDLL(path)  # already loaded: the same handle, nothing new runs
+            library.TIFFSetErrorHandler.argtypes = library.TIFFSetWarningHandler.argtypes = [ctypes.c_void_p]
+            library.TIFFSetErrorHandler.restype = library.TIFFSetWarningHandler.restype = ctypes.c_void_p
+            library.TIFFSetErrorHandler(None)
+            library.TIFFSetWarningHandler(None)
+    except (OSError, AttributeError):
+        return False
+    return bool(paths)

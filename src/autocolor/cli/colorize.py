@@ -33,6 +33,7 @@ from autocolor.cli.common import (
     passed_over_results,
     plan_output,
     print_summary,
+    quiet_decoders,
     refuse_terminal_stdout,
 )
 from autocolor.errors import OutputError, UsageError
@@ -233,6 +234,7 @@ def colorize_command(
             extra=extra,
         )
 
+    quiet_decoders()
     results = [ItemResult(path, None, "failed", reason) for path, reason in unreadable]
     results += passed_over_results(passed_over)
     for result in results:

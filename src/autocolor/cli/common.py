@@ -47,6 +47,15 @@ def debug_enabled() -> bool:
     )
 
 
+def quiet_decoders() -> None:
+    """Unless ``--debug``: no libtiff lines on stderr for damaged TIFFs (each file that fails
+    still gets its one error line). Called by the commands that read many images."""
+    if not debug_enabled():
+        from autocolor.imageformats import silence_libtiff
+
+        silence_libtiff()
+
+
 # --------------------------------------------------------------------------- options
 
 
