@@ -420,7 +420,7 @@ def atomic_write(destination: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         if isinstance(err, OSError):
-            raise OutputError(destination, f"cannot write: {err.strerror or _short(err)}") from err
+            raise OutputError(destination, err.strerror or _short(err)) from err
         raise
     _fsync_directory(directory)
 
