@@ -403,8 +403,10 @@ def atomic_write(destination: Path, data: bytes) -> None:
     except OSError:
         mode = _new_file_mode()
     try:
+        # ".<name>.<pid>.XXXXXXXX.tmp": hidden, and a later run can tell (autocolor.batch.claims)
+        # that a leftover's writer is dead before it removes it.
         fd, temporary = tempfile.mkstemp(
-            prefix=f".{destination.name}.", suffix=".tmp", dir=directory
+            prefix=f".{destination.name}.{os.getpid()}.", suffix=".tmp", dir=directory
         )
     except OSError as err:
         reason = "permission denied" if isinstance(err, PermissionError) else _short(err)

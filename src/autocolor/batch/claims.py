@@ -1,0 +1,143 @@
+"""Claims on output files, so that several processes can share one output folder.
+
+Before a batch starts work on a file it takes the claim on the file's output: an exclusive,
+non-blocking ``flock`` on ``.<name>.lock`` beside it. Two ``autocolor colorize`` runs over the
+same folder into the same output folder then split the files between them: each output is
+written once, by the run that holds its claim; the other run reports it as skipped. The kernel
+drops a claim when its process dies (even by ``kill -9``), so a claim can never go stale, and
+a half-written temporary file (``.<name>.<pid>.XXXXXXXX.tmp``, see
+:func:`autocolor.imagefile.atomic_write`) is removed by :func:`sweep` once its claim is free and
+its writer process is gone (writers that take no claim, e.g. ``autocolor sample``, are still
+alive while their temporary file exists); so are unused lock files.
+
+Without ``flock`` (not POSIX, or a file system without locks) claims are a no-op: the atomic
+rename still guarantees that no reader ever sees a half-written output.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["Claim", "ClaimedElsewhere", "claim", "lock_path", "sweep"]
+
+_LEFTOVER = re.compile(r"^\.(?P<name>.+?)(?:\.lock|\.(?P<pid>\d+)\.[A-Za-z0-9_]{8}\.tmp)$")
+
+
+class ClaimedElsewhere(Exception):
+    """Another live process holds the claim on this output."""
+
+
+def lock_path(output: Path) -> Path:
+    """``dir/.name.lock`` for ``dir/name`` (hidden: never taken for an input image)."""
+    return output.with_name(f".{output.name}.lock")
+
+
+class Claim:
+    """A held claim on one output; :meth:`release` (or ``with``) gives it back."""
+
+    def __init__(self, output: Path, fd: int | None) -> None:
+        self.output = output
+        self._fd = fd
+
+    def release(self) -> None:
+        """Remove the lock file and drop the lock (idempotent)."""
+        if self._fd is None:
+            return
+        # Unlink while still holding the lock: a process that opened the old file waits for
+        # nothing (non-blocking) and one that comes later creates a fresh lock file.
+        try:
+            os.unlink(lock_path(self.output))
+        except OSError:
+            pass
+        os.close(self._fd)
+        self._fd = None
+
+    def __enter__(self) -> Claim:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def claim(output: str | os.PathLike[str]) -> Claim:
+    """Take the claim on ``output`` without waiting.
+
+    Raises:
+        ClaimedElsewhere: another running process holds it.
+        OSError: the lock file cannot be created (e.g. a read-only folder): the output could
+            not be written either.
+    """
+    path = Path(output)
+    if fcntl is None:
+        return Claim(path, None)
+    for _attempt in range(100):
+        fd = os.open(lock_path(path), os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            os.close(fd)
+            if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise ClaimedElsewhere(str(path)) from None
+            if err.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
+                return Claim(path, None)  # no locks on this file system: rely on atomic renames
+            raise
+        # The holder before us may have unlinked the file after we opened it: a lock on an
+        # unlinked file claims nothing, so check that the name still leads to our file.
+        try:
+            if os.fstat(fd).st_ino == os.stat(lock_path(path)).st_ino:
+                return Claim(path, fd)
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    raise ClaimedElsewhere(str(path))  # pragma: no cover - 100 lost races in a row
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, but belongs to someone else
+        return True
+    return True
+
+
+def sweep(directory: str | os.PathLike[str]) -> list[Path]:
+    """Delete what dead processes left in ``directory``: temporary files and lock files of
+    outputs whose claim is free. Returns the paths removed; never raises."""
+    folder = Path(directory)
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith(".")]
+    except OSError:
+        return []
+    by_output: dict[str, list[str]] = {}
+    for name in names:
+        match = _LEFTOVER.match(name)
+        if match and not (match.group("pid") and _alive(int(match.group("pid")))):
+            by_output.setdefault(match.group("name"), []).append(name)
+    removed: list[Path] = []
+    for output, leftovers in by_output.items():
+        try:
+            held = claim(folder / output)
+        except (ClaimedElsewhere, OSError):
+            continue  # being written right now, or not ours to touch
+        with held:
+            for name in leftovers:
+                if name.endswith(".tmp"):
+                    try:
+                        os.unlink(folder / name)
+                        removed.append(folder / name)
+                    except OSError:
+                        pass
+        removed.extend(folder / n for n in leftovers if n.endswith(".lock"))  # released above
+    return removed
