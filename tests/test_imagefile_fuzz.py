@@ -21,8 +21,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from autocolor.cli.colorize import Job, _run_one
-from autocolor.cli.common import InputFile, ItemResult
+from autocolor.batch.item import process_one
+from autocolor.batch.plan import InputFile, Job
+from autocolor.batch.results import ItemResult
 from autocolor.pipeline import Colorizer, output_suffix
 from tests.fuzzimages import Mutation, mutations, reason_class, suffix_of
 from tests.reliabilitylog import record
@@ -44,7 +45,7 @@ def colorizer() -> Colorizer:
 def colorize_one(source: Path, out_dir: Path, colorizer: Colorizer) -> ItemResult:
     """What ``autocolor colorize SOURCE -o OUT_DIR/`` does for one file."""
     output = out_dir / f"{source.stem}{output_suffix(source, None)}"
-    return _run_one(Job(InputFile(str(source)), str(output)), colorizer, None, MAX_PIXELS)
+    return process_one(Job(InputFile(str(source)), str(output), max_pixels=MAX_PIXELS), colorizer)
 
 
 def check_case(name: str, mutation: Mutation, work: Path, colorizer: Colorizer) -> str:

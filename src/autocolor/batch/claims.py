@@ -19,14 +19,25 @@ from __future__ import annotations
 import errno
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from autocolor.batch.plan import Job
+    from autocolor.batch.results import ItemResult
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["Claim", "ClaimedElsewhere", "claim", "lock_path", "sweep"]
+__all__ = ["Claim", "ClaimedElsewhere", "claim", "claim_job", "lock_path", "sweep", "sweep_outputs"]
+
+#: Reason of a file skipped because another process has it (the other run reports it).
+BUSY = "being colorized by another autocolor process"
+#: Reason of a file skipped because another process wrote its output while this run was going.
+DONE_ELSEWHERE = "written by another autocolor process during this run"
 
 _LEFTOVER = re.compile(r"^\.(?P<name>.+?)(?:\.lock|\.(?P<pid>\d+)\.[A-Za-z0-9_]{8}\.tmp)$")
 
@@ -140,4 +151,47 @@ def sweep(directory: str | os.PathLike[str]) -> list[Path]:
                     except OSError:
                         pass
         removed.extend(folder / n for n in leftovers if n.endswith(".lock"))  # released above
+    return removed
+
+
+def claim_job(job: Job, since: float) -> tuple[Claim | None, ItemResult | None]:
+    """Take the claim on ``job``'s output before work on it starts.
+
+    Returns ``(claim, None)`` to go ahead (release the claim once the job is reported;
+    ``claim`` is None for stdout), or ``(None, result)`` for a job to report instead of
+    running: skipped because another process is on it or wrote its output after ``since``
+    (a ``time.time()`` taken when this run started), or failed because its folder cannot be
+    made.
+    """
+    from autocolor.batch.item import ensure_parent
+    from autocolor.batch.plan import STDIO
+    from autocolor.batch.results import ItemResult, failure_reason
+    from autocolor.errors import OutputError
+
+    if job.output == STDIO:
+        return None, None
+    try:
+        ensure_parent(job.output)  # mirrored trees: the lock file lives beside the output
+        held = claim(job.output)
+    except ClaimedElsewhere:
+        return None, ItemResult(job.item.path, job.output, "skipped", BUSY)
+    except OutputError as err:
+        return None, ItemResult(job.item.path, job.output, "failed", failure_reason(err, job.item.path))
+    except OSError:
+        return None, None  # e.g. a read-only folder: the write fails and says so itself
+    try:
+        written_meanwhile = os.stat(job.output).st_mtime >= since
+    except OSError:
+        written_meanwhile = False
+    if written_meanwhile:
+        held.release()
+        return None, ItemResult(job.item.path, job.output, "skipped", DONE_ELSEWHERE)
+    return held, None
+
+
+def sweep_outputs(outputs: Iterable[str]) -> list[Path]:
+    """:func:`sweep` every existing folder that ``outputs`` go to (each once)."""
+    removed: list[Path] = []
+    for folder in sorted({os.path.dirname(os.path.abspath(o)) for o in outputs if o != "-"}):
+        removed += sweep(folder)
     return removed

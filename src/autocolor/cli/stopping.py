@@ -12,10 +12,15 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Iterable, Sequence
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:  # pragma: no cover
+    from autocolor.batch.plan import Job
+    from autocolor.batch.results import ItemResult
 
 #: The signals that ask a batch to stop.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -45,6 +50,19 @@ class StopOnSignal:
         """128 + the signal number (130 for SIGINT, 143 for SIGTERM); 0 when not stopped."""
         return 128 + self.signum if self.signum is not None else 0
 
+    @property
+    def reason(self) -> str:
+        """The reason given for the files not started."""
+        return f"not started: interrupted by {self.name}"
+
+    def report(self, left: Sequence[ItemResult]) -> None:
+        """The closing line: which signal, how many files were not started, how to finish."""
+        click.echo(
+            f"autocolor: interrupted by {self.name}: {len(left)} file(s) not started; "
+            "run the same command again to do them",
+            err=True,
+        )
+
     def _handle(self, signum: int, _frame: FrameType | None) -> None:
         if self.signum is not None:
             raise KeyboardInterrupt  # the second signal: stop now
@@ -66,3 +84,17 @@ class StopOnSignal:
         for signum, handler in self._saved.items():
             signal.signal(signum, handler)
         self._saved.clear()
+
+
+def not_started(jobs: Iterable[Job], stop: StopOnSignal) -> list[ItemResult]:
+    """``skipped`` results for the jobs a stopped batch never started (none if not stopped)."""
+    from autocolor.batch.results import ItemResult
+
+    if not stop():
+        return []
+    left = []
+    for job in jobs:
+        if job.result is None:
+            job.result = ItemResult(job.item.path, job.output, "skipped", stop.reason)
+            left.append(job.result)
+    return left
