@@ -22,18 +22,17 @@ import os
 import stat
 import sys
 import tempfile
-import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+
 
 import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from autocolor.errors import InputImageError, OutputError, UsageError
-from autocolor.imageformats import DECODE_ERRORS, default_max_pixels, magic_format
+from autocolor.imageformats import DECODE_ERRORS, default_max_pixels, magic_format, no_pillow_pixel_limit
 from autocolor.imagemeta import (
     apply_orientation,
     exif_to_keep,
@@ -71,7 +70,6 @@ _DECODE_AS = {
     "RGBX": "RGB", "RGBA": "RGBA", "RGBa": "RGBA", "YCbCr": "RGB", "CMYK": "CMYK",
 }
 _WITH_TRANSPARENCY = {"L": "LA", "P": "RGBA", "RGB": "RGBA"}
-_pillow_limit_lock = threading.Lock()
 
 
 @dataclass
@@ -176,23 +174,10 @@ def _read_bytes(source: str, name: str) -> bytes:
     return data
 
 
-@contextlib.contextmanager
-def _no_pillow_pixel_limit() -> Iterator[None]:
-    # Pillow's own bomb check raises without the dimensions and ignores our max_pixels; it is
-    # switched off for the header parse only (under a lock, as it is a global) and
-    # read_photo applies max_pixels itself before decoding.
-    with _pillow_limit_lock:
-        saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
-        try:
-            yield
-        finally:
-            Image.MAX_IMAGE_PIXELS = saved
-
-
 def _open(data: bytes, name: str, max_pixels: int) -> Image.Image:
     """Parse the header only; check size limits before anything is decoded."""
     try:
-        with _no_pillow_pixel_limit(), warnings.catch_warnings():
+        with no_pillow_pixel_limit(), warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
     except UnidentifiedImageError as err:

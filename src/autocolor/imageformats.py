@@ -13,9 +13,12 @@ margin), and a photo may use at most half of the physical memory.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
+import threading
 import warnings
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -53,6 +56,24 @@ _MAGIC = (
     (b"\xff\x4f\xff\x51", "JPEG 2000"),
     (b"8BPS", "PSD"),
 )
+
+
+_pillow_limit_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def no_pillow_pixel_limit() -> Iterator[None]:
+    """Pillow's own bomb check off for a header parse (it raises without the dimensions and
+    ignores our limit); the caller applies ``max_pixels`` itself before decoding. Under a lock,
+    as the limit is a global."""
+    from PIL import Image
+
+    with _pillow_limit_lock:
+        saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
 
 
 def physical_memory() -> int:
@@ -122,7 +143,9 @@ def open_rgb(path: str | os.PathLike[str], *, max_pixels: int | None = None) -> 
             with open(path, "rb") as handle:
                 head = handle.read(16)
                 handle.seek(0)
-                with Image.open(handle) as image:
+                with no_pillow_pixel_limit():
+                    image = Image.open(handle)  # the header only
+                with image:
                     width, height = image.size
                     if width * height > limit:
                         raise InputImageError(
@@ -135,7 +158,11 @@ def open_rgb(path: str | os.PathLike[str], *, max_pixels: int | None = None) -> 
         raise InputImageError(path, "no such file") from err
     except UnidentifiedImageError as err:
         announced = magic_format(head)
-        what = f"corrupt {announced} file: its header cannot be parsed" if announced else "not an image"
+        what = (
+            f"corrupt {announced} file: its header cannot be parsed (truncated or damaged)"
+            if announced
+            else "not an image: no known image format matches it"
+        )  # the same words as autocolor.imagefile.read_photo
         raise InputImageError(path, what) from err
     except (Image.DecompressionBombError, *DECODE_ERRORS) as err:
         detail = str(err).strip().rstrip(".") or type(err).__name__
