@@ -26,7 +26,6 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-
 import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
