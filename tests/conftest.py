@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import os
@@ -16,6 +17,10 @@ from hypothesis import settings
 settings.register_profile("ci", max_examples=100, deadline=None, derandomize=True, database=None)
 settings.register_profile("long", max_examples=10_000, deadline=None, database=None)
 settings.load_profile(os.environ.get("AUTOCOLOR_FUZZ", "ci"))
+
+# Any Ray instance a test starts binds and advertises 127.0.0.1 only (Ray reads this at import):
+# tests send traffic to the loopback address and nowhere else.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 # Tests must not compete with a training run for the cores, and must be deterministic.
 torch.set_num_threads(1)

@@ -33,6 +33,8 @@ def test_two_runs_at_once_split_the_files_and_write_each_once(tmp_path: Path) ->
         skipped = [r for r in records if r["status"] == "skipped"]
         assert len(ok) + len(skipped) == len(inputs)
         assert f"autocolor: {len(ok)} ok, {len(skipped)} skipped, 0 failed" in err
+        for r in skipped:  # what the other run did: claimed by it, or written by it meanwhile
+            assert "another autocolor process" in r["error"] or r["error"].endswith("exists (use --overwrite)"), r
         for r in ok:
             written[r["input"]] = written.get(r["input"], 0) + 1
     assert sorted(written) == sorted(map(str, inputs)) and set(written.values()) == {1}  # once each

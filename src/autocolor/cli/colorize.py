@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from autocolor.batch.memory import DEFAULT_MAX_MEMORY, parse_size
 from autocolor.batch.plan import OUTPUT_TAG, plan_jobs
 from autocolor.cli.hints import (
     assign_hints,
@@ -88,6 +89,14 @@ FORMATS = ("png", "jpg", "jpeg", "tif", "tiff", "webp")
     help="Output format (default: from the output name, else the input's).",
 )
 @max_pixels_option
+@click.option(
+    "--max-memory",
+    metavar="SIZE",
+    default=DEFAULT_MAX_MEMORY,
+    show_default=True,
+    help="Memory the whole run may use (e.g. 1G, 512M). Photos are worked in strips, so a "
+    "200-megapixel scan fits in 2G; fewer photos are kept in flight to stay within it.",
+)
 @hint_options
 @gcp_options
 @video_options
@@ -107,6 +116,7 @@ def colorize_command(
     upsample: str,
     format_: str | None,
     max_pixels: int | None,
+    max_memory: str,
     hint_texts: tuple[str, ...],
     hints_file: Path | None,
     hint_radius: int,
@@ -141,6 +151,7 @@ def colorize_command(
       cat old.png | autocolor colorize - > new.png    # stdin to stdout
       autocolor colorize scans/ -o colored/ --json > report.jsonl
       autocolor colorize dog.jpg --model gcp --class 207   # GCP, as ImageNet class 207
+      autocolor colorize scans/ -o colored/ --max-memory 1G # a smaller memory budget
       autocolor colorize reel.mp4 -o reel_color.mp4   # film: steady colours, audio copied
       autocolor colorize reel.mkv --start 1:00 --end 1:30 -o part.mkv
       ffmpeg -i reel.mp4 -f rawvideo -pix_fmt gray - | autocolor colorize - --raw 640x480 > color.rgb
@@ -161,6 +172,7 @@ def colorize_command(
     """
     if as_json and output == STDIO:
         raise UsageError("--json prints to stdout, so the image cannot go there too; use -o FILE")
+    memory_limit = parse_size(max_memory)
     ctx = click.get_current_context()
     if wants_video(inputs, video):  # films: frames in order through a temporal state
         ctx.exit(run_video_command(ctx.params))
@@ -189,18 +201,26 @@ def colorize_command(
     from autocolor import pipeline
     from autocolor.models import model_info
 
-    from autocolor.sampling import gcp_extra
-
     model_name = model or pipeline.DEFAULT_MODEL
     registered = model_info(model_name).name  # an unknown name is a usage error, even when all is skipped
     if hints:
         check_model_takes_hints(model_name, model_takes_hints(model_name), hints)
-    extra = gcp_extra(model_name, class_ref=class_ref, direction=direction, strength=strength)
+    extra: dict[str, object] = {}
+    if (class_ref, direction, strength) != (None, None, None):  # sampling's imports cost start-up time
+        from autocolor.sampling import gcp_extra
+
+        extra = gcp_extra(model_name, class_ref=class_ref, direction=direction, strength=strength)
     settings = dict(model=model_name, device=device, size=size, decoding=decoding, temperature=temperature,
                     upsample=upsample, seed=seed, pretrained=not random_weights, offline=offline, extra=extra)  # fmt: skip
     for job in jobs:
         if job.result is not None:
             job.result.model = job.result.model or registered
+    from autocolor.batch.runner import kernels_single_threaded, run_batch
+    from autocolor.devices import resolve_device
+
+    # One thread per kernel from the model load on: the batch overlaps its own stages instead.
+    if not use_ray:
+        ctx.with_resource(kernels_single_threaded(resolve_device(device)))
     stop = StopOnSignal(quiet=quiet)
     with stop, open_manifest(scale, jobs, registered, quiet=quiet) as (jobs, sink):
         colorizer = None
@@ -212,7 +232,6 @@ def colorize_command(
 
             sink.weights_sha256 = weights_sha256(model_name, pretrained=not random_weights)
 
-        from autocolor.batch.runner import run_batch
         from autocolor.hints import hints_to_json
 
         quiet_decoders()
@@ -248,9 +267,8 @@ def colorize_command(
                     report(job.result)
                     results.append(job.result)
             else:
-                results += run_batch(
-                    jobs, colorizer, format=format_, on_result=report, should_stop=stop, debug=debug_enabled()
-                )
+                results += run_batch(jobs, colorizer, format=format_, on_result=report, max_memory=memory_limit,
+                                     should_stop=stop, debug=debug_enabled())  # fmt: skip
             for result in not_started(jobs, stop):  # a signal came: reported, not in the manifest
                 report(result, record=False)
                 results.append(result)

@@ -344,12 +344,17 @@ def print_summary(results: Iterable[ItemResult], *, quiet: bool) -> None:
     if len(results) == 1:
         click.echo(f"autocolor: skipped {results[0].input}: {results[0].error}", err=True)
         return
-    not_taken = [r for r in results if r.status == "skipped" and r.output is None]
+    skipped = [r for r in results if r.status == "skipped"]
+    not_taken = [r for r in skipped if r.output is None]
     for result in not_taken:
         click.echo(f"autocolor: skipped {result.input}: {result.error}", err=True)
     line = f"autocolor: {counts['ok']} ok, {counts['skipped']} skipped, {counts['failed']} failed"
-    exist = counts["skipped"] - len(not_taken)
+    not_started = sum(str(r.error).startswith("not started") for r in skipped)
+    elsewhere = sum("another autocolor process" in str(r.error) for r in skipped)
+    exist = len(skipped) - len(not_taken) - not_started - elsewhere
     notes = [f"{exist} output(s) exist; --overwrite to redo"] if exist else []
+    notes += [f"{elsewhere} done by another autocolor process"] if elsewhere else []
+    notes += [f"{not_started} not started"] if not_started else []
     notes += [f"{len(not_taken)} file(s) not taken, listed above"] if not_taken else []
     if notes:
         line += f" ({'; '.join(notes)})"
