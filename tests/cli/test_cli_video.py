@@ -108,3 +108,12 @@ def test_photo_only_options_are_refused_for_videos(tmp_path: Path, extra: list[s
     result = run(str(source), *extra)
     assert result.exit_code == 2 and f"{flag}: for photos only" in result.stderr
     assert not (tmp_path / "reel_color.mp4").exists()
+
+
+def test_audio_the_output_cannot_hold_is_left_out_with_a_warning(tmp_path: Path) -> None:
+    source = make_clip(tmp_path / "reel.mp4", frames=4, audio="aac")
+    result = run(str(source), "-o", str(tmp_path / "reel.webm"))
+    assert result.exit_code == 0, result.output
+    assert "audio (aac) cannot go into .webm" in result.stderr and "try .mkv" in result.stderr
+    after = probe(tmp_path / "reel.webm")
+    assert after["frames"] == 4 and after["audio"] == []

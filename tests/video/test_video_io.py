@@ -45,6 +45,14 @@ def test_frames_rate_duration_audio_and_tags_survive(tmp_path: Path, suffix: str
     assert after["metadata"]["title"] == "test reel"
 
 
+def test_variable_frame_rate_timestamps_are_kept(tmp_path: Path) -> None:
+    ticks = [0, 1, 2, 5, 6, 7, 12, 13]  # gaps, as in a recording that dropped frames
+    source = make_clip(tmp_path / "vfr.mkv", frames=len(ticks), audio=None, ticks=ticks)
+    target = tmp_path / "out.mkv"
+    remux(source, target)
+    np.testing.assert_allclose(probe(target)["times"], np.array(ticks) / 25, atol=1e-3)
+
+
 def test_pixels_round_trip_through_the_encoder(tmp_path: Path) -> None:
     source = make_clip(tmp_path / "in.mp4", frames=5, audio=None)
     with VideoReader(source) as reader:
@@ -84,6 +92,17 @@ def test_display_rotation_is_kept(tmp_path: Path) -> None:
         copier.close()
     with av.open(str(tmp_path / "out.mp4")) as container:
         assert next(container.decode(video=0)).rotation == 90
+
+
+def test_anamorphic_pixels_keep_their_shape(tmp_path: Path) -> None:
+    import av
+    from fractions import Fraction
+
+    source = make_clip(tmp_path / "wide.mkv", frames=3, audio=None, sample_aspect_ratio=Fraction(4, 3))
+    target = tmp_path / "out.mkv"
+    remux(source, target)
+    with av.open(str(target)) as container:
+        assert container.streams.video[0].codec_context.sample_aspect_ratio == Fraction(4, 3)
 
 
 def test_odd_sized_video_keeps_its_size(tmp_path: Path) -> None:

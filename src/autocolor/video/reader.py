@@ -52,6 +52,7 @@ class VideoInfo:
         frames: number of frames in the file, or ``None`` when unknown.
         metadata: the container's tags (title, date, comment, ...).
         video_metadata: the video stream's tags (language, handler name, ...).
+        sample_aspect_ratio: shape of a pixel (anamorphic video), or ``None`` for square.
     """
 
     width: int
@@ -62,6 +63,7 @@ class VideoInfo:
     frames: int | None
     metadata: dict[str, str] = field(default_factory=dict)
     video_metadata: dict[str, str] = field(default_factory=dict)
+    sample_aspect_ratio: Fraction | None = None
 
     def frames_between(self, start: float | None, end: float | None) -> int | None:
         """Estimated frame count of ``[start, end)``; ``None`` when the length is unknown."""
@@ -124,6 +126,7 @@ class VideoReader:
             frames=stream.frames or None,
             metadata=dict(container.metadata),
             video_metadata=dict(stream.metadata),
+            sample_aspect_ratio=stream.codec_context.sample_aspect_ratio or None,
         )
 
     def frames(self) -> Iterator[VideoFrame]:

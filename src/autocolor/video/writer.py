@@ -190,6 +190,8 @@ class VideoWriter:
         # 4:2:0 needs even sides in x264/vpx; odd sizes keep full chroma instead of being cropped.
         stream.pix_fmt = "yuv444p" if odd and codec in ("libx264", "libvpx-vp9") else "yuv420p"
         stream.codec_context.time_base = info.time_base
+        if info.sample_aspect_ratio:  # anamorphic footage keeps its display shape
+            stream.codec_context.sample_aspect_ratio = info.sample_aspect_ratio
         if codec not in _CODEC_OPTIONS:
             stream.bit_rate = int(_BITS_PER_PIXEL * info.width * info.height * float(info.fps))
         # swscale converts RGB -> YUV with the BT.601 matrix in limited range: say so in the file.
