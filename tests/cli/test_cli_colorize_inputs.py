@@ -36,13 +36,16 @@ def test_gif_pcx_ppm_jpeg2000_and_tga_are_colorized_to_png(tmp_path: Path) -> No
     image.save(scans / "d.jp2")
     image.save(scans / "e.tga")
     (scans / "f.txt").write_text("notes")
+    (scans / "g.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42")
     result = run(str(scans), "-o", str(tmp_path / "out"), *TINY, "--json")
     assert result.exit_code == 0, result.output
     records = {Path(r["input"]).name: r for r in map(json.loads, result.stdout.splitlines())}
     assert {n: r["status"] for n, r in records.items()} == {
-        "a.gif": "ok", "b.pcx": "ok", "c.ppm": "ok", "d.jp2": "ok", "e.tga": "ok", "f.txt": "skipped"
+        "a.gif": "ok", "b.pcx": "ok", "c.ppm": "ok", "d.jp2": "ok", "e.tga": "ok", "f.txt": "skipped",
+        "g.mp4": "skipped",
     }  # fmt: skip
     assert records["f.txt"]["error"] == ".txt is not an image format autocolor reads"
+    assert records["g.mp4"]["error"].startswith("a video: give video files one at a time")
     for stem in "abcde":
         with Image.open(tmp_path / "out" / f"{stem}.png") as out:
             assert out.size == (40, 30) and out.mode == "RGB"

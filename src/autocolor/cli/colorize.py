@@ -221,7 +221,7 @@ def colorize_command(
     # One thread per kernel from the model load on: the batch overlaps its own stages instead.
     if not use_ray:
         ctx.with_resource(kernels_single_threaded(resolve_device(device)))
-    stop = StopOnSignal(quiet=quiet)
+    stop = StopOnSignal(quiet=quiet, enabled=not use_ray)  # Ray runs its own tasks: Ctrl-C ends it
     with stop, open_manifest(scale, jobs, registered, quiet=quiet) as (jobs, sink):
         colorizer = None
         if not use_ray and any(job.result is None for job in jobs):

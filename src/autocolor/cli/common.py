@@ -192,6 +192,7 @@ def discover_inputs(
         The inputs without duplicates, and ``(path, reason)`` for folders that could not be read.
     """
     from autocolor.imageformats import why_not_taken
+    from autocolor.video import VIDEO_SUFFIXES
 
     found: list[InputFile] = []
     problems: list[tuple[str, str]] = []
@@ -224,6 +225,8 @@ def discover_inputs(
             for name in sorted(files):
                 path = here / name
                 reason = why_not_taken(name)
+                if reason is not None and path.suffix.lower() in VIDEO_SUFFIXES and not name.startswith("."):
+                    reason = "a video: give video files one at a time (autocolor colorize FILE -o OUT)"
                 if reason is None and skip_stem_suffix and path.stem.endswith(skip_stem_suffix):
                     reason = f"looks like an earlier output (*{skip_stem_suffix}.*)"
                 if reason is not None:

@@ -29,12 +29,14 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 class StopOnSignal:
     """Context manager that turns SIGINT/SIGTERM into a stop request; callable as ``should_stop``.
 
-    Outside the main thread (where Python cannot set handlers) it does nothing.
+    Outside the main thread (where Python cannot set handlers), or with ``enabled=False`` (a
+    runner that cannot stop between files, e.g. Ray), it does nothing: signals act as usual.
     """
 
-    def __init__(self, *, quiet: bool = False) -> None:
+    def __init__(self, *, quiet: bool = False, enabled: bool = True) -> None:
         self.signum: int | None = None
         self._quiet = quiet
+        self._enabled = enabled
         self._saved: dict[int, Any] = {}
 
     def __call__(self) -> bool:
@@ -75,7 +77,7 @@ class StopOnSignal:
             )
 
     def __enter__(self) -> StopOnSignal:
-        if threading.current_thread() is threading.main_thread():
+        if self._enabled and threading.current_thread() is threading.main_thread():
             for signum in STOP_SIGNALS:
                 self._saved[signum] = signal.signal(signum, self._handle)
         return self
