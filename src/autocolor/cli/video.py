@@ -6,11 +6,14 @@ given; the work is :mod:`autocolor.video.runner`. Parsing and reporting only.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -177,9 +180,52 @@ def run_video(
 ) -> int:
     """Colorize video files (or one raw stream); returns the exit status (0 ok/skipped, 1 failures)."""
     from autocolor.video.reader import check_range
-    from autocolor.video.temporal import TemporalSettings
 
     check_range(start, end)
+    with _stop_on_sigterm():
+        return _run_video(inputs, output, colorizer_factory, model_name, start, end, smoothing, video_codec, resume,
+                          segment_frames, raw_size, raw_format, overwrite=overwrite, as_json=as_json, quiet=quiet)  # fmt: skip
+
+
+@contextlib.contextmanager
+def _stop_on_sigterm() -> Iterator[None]:
+    """SIGTERM stops a film at once, like Ctrl-C (temporary file removed, --resume segments kept),
+    and exits 143: finishing the file in flight, as photo batches do, could take hours here."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, _frame: object) -> None:
+        click.echo("autocolor: stopped by SIGTERM", err=True)
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run_video(
+    inputs: Sequence[str],
+    output: str | None,
+    colorizer_factory: Callable[[], Any],
+    model_name: str,
+    start: float | None,
+    end: float | None,
+    smoothing: float,
+    video_codec: str | None,
+    resume: bool,
+    segment_frames: int | None,
+    raw_size: str | None,
+    raw_format: str,
+    *,
+    overwrite: bool,
+    as_json: bool,
+    quiet: bool,
+) -> int:
+    from autocolor.video.temporal import TemporalSettings
+
     temporal = TemporalSettings(strength=smoothing) if smoothing > 0 else None
     if raw_size is not None:
         return _run_raw(inputs, output, colorizer_factory, temporal, raw_size, raw_format, quiet=quiet)
