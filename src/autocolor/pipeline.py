@@ -43,7 +43,7 @@ from autocolor.devices import autocast_context, inference_dtype, resolve_device
 from autocolor.errors import OutputError, UsageError
 from autocolor.hints import Hint, HintMaps, rasterize_hints, stack_hint_maps
 from autocolor.imageencode import Layout, output_layout
-from autocolor.imagefile import Photo, output_format, read_photo, same_file, write_codes
+from autocolor.imagefile import SUPPORTED_SUFFIXES, Photo, output_format, read_photo, same_file, write_codes
 from autocolor.models.fusion import fuse_conv_batchnorm
 from autocolor.models.registry import ModelInfo, create_model, model_info
 
@@ -432,7 +432,11 @@ _FORMAT_SUFFIX = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "tif": ".tif", "
 
 
 def output_suffix(input_path: str | Path, format: str | None) -> str:
-    """Suffix of an output derived from ``input_path``: ``format``'s, else the input's (``.png`` for stdin)."""
+    """Suffix of an output derived from ``input_path``: ``format``'s, else the input's.
+
+    ``.png`` for stdin and for inputs in a format autocolor does not write (GIF, PCX, PPM,
+    JPEG 2000, ...): PNG keeps every pixel of those losslessly.
+    """
     if format:
         try:
             return _FORMAT_SUFFIX[format.lower()]
@@ -441,7 +445,8 @@ def output_suffix(input_path: str | Path, format: str | None) -> str:
                 f"unknown output format {format!r}; choose from: png, jpg, tif, webp"
             ) from None
     suffix = Path(str(input_path)).suffix
-    return suffix if suffix and str(input_path) != "-" else ".png"
+    writable = suffix.lower() in SUPPORTED_SUFFIXES
+    return suffix if writable and str(input_path) != "-" else ".png"
 
 
 def default_output_path(input_path: str | Path, format: str | None = None) -> Path:

@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -97,7 +98,20 @@ class RayOptions:
     console_logs: bool = True
 
 
-def _import_ray() -> Any:
+#: Ray reads this when it is imported: "0" makes a new local instance bind and advertise the
+#: loopback address instead of the machine's network address.
+LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+def _import_ray(*, private_local: bool = False) -> Any:
+    """Import Ray (and Ray Data); a ``private_local`` instance is kept on the loopback address.
+
+    A local instance that this run starts for itself needs no address other machines can reach,
+    so it binds 127.0.0.1 only (nothing is exposed on the network); joining a cluster keeps Ray's
+    own choice.
+    """
+    if private_local and "ray" not in sys.modules:
+        os.environ.setdefault(LOOPBACK_ENV, "0")
     try:
         import ray
         import ray.data  # noqa: F401 - the Data library is a separate extra of Ray
@@ -226,7 +240,7 @@ def run_jobs_on_ray(
             report(job.result)
     pending = [job for job in jobs if job.result is None]
     if pending:
-        ray = _import_ray()
+        ray = _import_ray(private_local=options.address is None and not os.environ.get("RAY_ADDRESS"))
         started = _connect(ray, options, quiet=quiet)
         try:
             _run(ray, pending, settings, format, options, report, quiet=quiet)
