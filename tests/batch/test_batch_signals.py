@@ -123,7 +123,7 @@ def test_kill_9_leaves_only_hidden_leftovers_that_the_rerun_removes(tmp_path: Pa
         process.communicate(timeout=30)
         complete_outputs(out)  # whatever is visible is complete
         assert all(n.endswith((".tmp", ".lock")) for n in hidden(out)), hidden(out)
-        record("signal", where="colorize", signal="SIGKILL", survived=True, files_lost=0)
+        record("signal", where="colorize", signal="SIGKILL", survived=True, files_lost=0, leftovers=hidden(out))
     rerun = start(tmp_path / "in", out)
     _, err = rerun.communicate(timeout=120)
     assert rerun.returncode == 0, err
