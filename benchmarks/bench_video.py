@@ -2,6 +2,7 @@
 
     python benchmarks/bench_video.py                 # bundled default model, 2 threads
     python benchmarks/bench_video.py --frames720 24 --photo-frames 20
+    python benchmarks/bench_video.py --synthetic-frames 0 --frames720 0 --photos ../shared/data/val
 
 Two clips, each colorized twice from the SAME network outputs (the network runs once per frame;
 "per-frame" upsamples its ab directly, "smoothed" passes it through TemporalState first), so
@@ -10,8 +11,9 @@ the only difference is the temporal state:
 (a) synthetic, made here: a coloured, textured background panning 1 px/frame and three
     textured shapes moving at their own integer speeds over it, 320 x 240;
 (b) "real": scikit-image's sample photos (astronaut, coffee, chelsea, rocket; public domain /
-    CC0, not stored in the repository) filmed with a slow pan and zoom, 320 x 240, one shot
-    per photo, so the clip also has three scene cuts.
+    CC0, not stored in the repository), or with ``--photos DIR`` the first four colour photos
+    of a folder, filmed with a slow pan and zoom, 320 x 240, one shot per photo, so the clip
+    also has three scene cuts.
 
 Flicker = warping error (:mod:`autocolor.video.flicker`): mean ab distance (Lab units)
 between frame t and frame t-1 warped onto it, on the pixels where the flow is right. Both clips
@@ -255,17 +257,33 @@ def write_gray_clip(path: Path, frames: int) -> None:
         container.mux(stream.encode(None))
 
 
-def sample_photos() -> list[np.ndarray]:
-    from skimage import data
+def sample_photos(folder: Path | None = None, count: int = 4) -> tuple[list[np.ndarray], str]:
+    """The photos of clip (b): scikit-image's samples, or the first ``count`` colour photos of
+    ``folder`` (e.g. ../shared/data/val; never stored in the repository), and a label."""
+    if folder is None:
+        from skimage import data
 
-    return [getattr(data, name)() for name in ("astronaut", "coffee", "chelsea", "rocket")]
+        return [getattr(data, name)() for name in ("astronaut", "coffee", "chelsea", "rocket")], "sample photos"
+    from PIL import Image
+
+    photos = []
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() in (".jpg", ".jpeg", ".png") and len(photos) < count:
+            with Image.open(path) as image:
+                if image.mode == "RGB" and min(image.size) >= HEIGHT:
+                    photos.append(np.asarray(image))
+    if not photos:
+        raise SystemExit(f"no colour photos of at least {HEIGHT} px in {folder}")
+    return photos, f"photos of {folder.name}/"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--synthetic-frames", type=int, default=30)
+    parser.add_argument("--synthetic-frames", type=int, default=30, help="frames of clip (a) (0 = skip it)")
+    parser.add_argument("--photos", type=Path, default=None,
+                        help="folder of colour photos for clip (b) instead of scikit-image's (e.g. ../shared/data/val)")
     parser.add_argument("--photo-frames", type=int, default=16, help="frames per photo in clip (b)")
     parser.add_argument("--frames720", type=int, default=12, help="frames of the 720p speed clip (0 = skip)")
     parser.add_argument("--strength", type=float, default=TemporalSettings().strength)
@@ -273,11 +291,13 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     colorizer = Colorizer(args.model, "cpu")
     settings = TemporalSettings(strength=args.strength)
-    photos = sample_photos()
-    clips = {
-        f"(a) synthetic {WIDTH}x{HEIGHT}, {args.synthetic_frames} frames": synthetic_clip(args.synthetic_frames),
-        f"(b) 4 photos pan/zoom {WIDTH}x{HEIGHT}, {4 * args.photo_frames} frames": photo_clip(photos, args.photo_frames),
-    }
+    photos, label = sample_photos(args.photos)
+    clips = {}
+    if args.synthetic_frames:
+        clips[f"(a) synthetic {WIDTH}x{HEIGHT}, {args.synthetic_frames} frames"] = synthetic_clip(args.synthetic_frames)
+    clips[f"(b) {len(photos)} {label} pan/zoom {WIDTH}x{HEIGHT}, {len(photos) * args.photo_frames} frames"] = (
+        photo_clip(photos, args.photo_frames)
+    )
     console = Console(width=150)
     table = Table(title=f"Video: per-frame vs smoothed, {args.model}, strength {settings.strength}, CPU {args.threads} threads")
     for column in ("clip", "figure", "per-frame", "smoothed", "measured", "target", "ok"):

@@ -123,6 +123,20 @@ class TemporalState:
         self._lightness = None
         self._ab = None
 
+    def snapshot(self) -> dict[str, np.ndarray]:
+        """What the next frame is blended with (empty after a reset): to save with a segment."""
+        if self._lightness is None or self._ab is None:
+            return {}
+        return {"lightness": self._lightness.copy(), "ab": self._ab.copy()}
+
+    def restore(self, snapshot: dict[str, np.ndarray]) -> None:
+        """Continue from a :meth:`snapshot` (an empty one resets)."""
+        if not snapshot:
+            self.reset()
+            return
+        self._lightness = np.asarray(snapshot["lightness"], dtype=np.float32)
+        self._ab = np.asarray(snapshot["ab"], dtype=np.float32)
+
     def update(self, lightness: np.ndarray, ab: np.ndarray) -> np.ndarray:
         """Blend this frame's predicted ab with the colour carried from the previous frame.
 
