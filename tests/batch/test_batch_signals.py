@@ -116,14 +116,13 @@ def test_kill_9_leaves_only_hidden_leftovers_that_the_rerun_removes(tmp_path: Pa
     rng = random.Random(9)
     for trial in range(2):
         process = start(tmp_path / "in", out)
-        if trial == 0:
-            wait_for_first_result(process)
+        wait_for_first_result(process)  # mid-batch (the second run first sweeps what the first left)
         time.sleep(rng.uniform(0.0, 0.5))
         process.send_signal(signal.SIGKILL)
         process.communicate(timeout=30)
         complete_outputs(out)  # whatever is visible is complete
         assert all(n.endswith((".tmp", ".lock")) for n in hidden(out)), hidden(out)
-        record("signal", where="colorize", signal="SIGKILL", survived=True, files_lost=0)
+        record("signal", where="colorize", signal="SIGKILL", survived=True, files_lost=0, leftovers=hidden(out))
     rerun = start(tmp_path / "in", out)
     _, err = rerun.communicate(timeout=120)
     assert rerun.returncode == 0, err

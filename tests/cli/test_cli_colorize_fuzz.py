@@ -17,7 +17,17 @@ from pathlib import Path
 
 from PIL import Image
 
-from tests.fuzzimages import KINDS, Mutation, boundaries, dimension_fields, length_fields, metadata_spans, seed_files, suffix_of
+from tests.fuzzimages import (
+    KINDS,
+    Mutation,
+    boundaries,
+    dimension_fields,
+    length_fields,
+    metadata_spans,
+    reason_class,
+    seed_files,
+    suffix_of,
+)
 from tests.reliabilitylog import record
 
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -76,7 +86,7 @@ def test_a_folder_of_damaged_files_runs_to_the_end_with_one_line_per_failure(tmp
             image.load()
             assert image.size == (r["width"], r["height"])
     for r in records:
-        record("fuzz", where="cli", mutation=made[r["input"]], outcome="ok" if r["status"] == "ok" else r["error"].split("(")[0].split(":")[0].strip())
+        record("fuzz", where="cli", mutation=made[r["input"]], outcome="ok" if r["status"] == "ok" else reason_class(r["error"]))
     other = [line for line in done.stderr.splitlines() if not line.startswith("autocolor: ")]
     record("cli_stderr_noise", lines=len(other), sample=other[:3])
     assert other == []  # no library chatter (libtiff, libpng) either: one line per failure
