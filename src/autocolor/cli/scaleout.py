@@ -56,7 +56,8 @@ def scaleout_options(f: F) -> F:
         click.option(
             "--manifest", metavar="FILE.jsonl", type=click.Path(dir_okay=False),
             help="Append one JSON line per finished input to FILE (fsynced); a rerun with the same FILE "
-            "skips what it records as done and retries failures. Merge with `autocolor report`.",
+            "skips what it records as done (even with --overwrite) and retries failures. Merge with "
+            "`autocolor report`.",
         ),
         click.option("--ray", "use_ray", is_flag=True,
                      help="Run on Ray (pip install \"autocolor[ray]\"): one actor per GPU, else per CPU."),
@@ -99,17 +100,24 @@ class ScaleOut:
 
 
 def gather_inputs(
-    options: ScaleOut, inputs: Sequence[str], output: str | None, *, recursive: bool, skip_stem_suffix: str | None
+    options: ScaleOut,
+    inputs: Sequence[str],
+    output: str | None,
+    *,
+    recursive: bool,
+    skip_stem_suffix: str | None,
+    passed_over: list[tuple[str, str]] | None = None,
 ) -> tuple[list[InputFile], list[tuple[str, str]], bool]:
     """``(inputs, unreadable folders, whether -o is a folder)`` before any sharding.
 
-    Folders are walked as usual; with ``--files-from`` the list is read instead
+    Folders are walked as usual (``passed_over`` receives the files a walk does not take, with
+    the reason); with ``--files-from`` the list is read instead
     (:func:`autocolor.batch.shard.resolve_listed`) and ``-o``, when given, is a folder.
     """
     if options.files_from is None:
         exclude = [Path(output)] if output not in (None, STDIO) else []
         items, unreadable = discover_inputs(
-            inputs, recursive=recursive, exclude=exclude, skip_stem_suffix=skip_stem_suffix
+            inputs, recursive=recursive, exclude=exclude, skip_stem_suffix=skip_stem_suffix, passed_over=passed_over
         )
         return items, unreadable, output_is_folder(output, items, inputs)
     from autocolor.batch.shard import read_file_list, resolve_listed
@@ -179,7 +187,9 @@ def run_on_ray(
 
     colorizer = ColorizerSettings(**settings)
     check_settings(colorizer)
-    ray_options = RayOptions(address=options.ray_address, actors=options.ray_actors)
+    from autocolor.cli.common import debug_enabled
+
+    ray_options = RayOptions(address=options.ray_address, actors=options.ray_actors, console_logs=debug_enabled())
     return run_jobs_on_ray(
         jobs, colorizer, format=format, options=ray_options, on_result=on_result, manifest=sink, quiet=quiet
     )
