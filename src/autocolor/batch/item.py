@@ -88,7 +88,7 @@ def process_one(job: Job, colorizer: Colorizer, *, format: str | None = None, de
     try:
         photo = read_input(job)
         result.width, result.height = photo.size
-        rgb = colorizer.colorize_photo(photo)
+        rgb = colorizer.colorize_photo(photo, job.hints)
         result.output = write_output(job, rgb, photo, format=format)
         result.status = "ok"
     except Exception as exc:  # noqa: BLE001 - one bad file must not stop a batch

@@ -12,9 +12,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from autocolor.batch.results import ItemResult, failure_reason
 from autocolor.errors import OutputError
+
+if TYPE_CHECKING:  # pragma: no cover - autocolor.hints imports torch
+    from autocolor.hints import Hint
 
 #: ``"-"``: stdin as an input, stdout as an output.
 STDIO = "-"
@@ -47,11 +51,13 @@ class Job:
         output: the output path, or ``"-"`` for stdout.
         result: set when decided before running (skipped / refused) or once run; ``None`` means
             still to do.
+        hints: colour hints for this photo (points in its pixels), empty for none.
     """
 
     item: InputFile
     output: str
     result: ItemResult | None = None
+    hints: tuple[Hint, ...] = ()
 
 
 def plan_output(item: InputFile, output: str | None, *, folder: bool, format: str | None, tag: str) -> str:

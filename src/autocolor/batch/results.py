@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from autocolor.errors import AutocolorError, InputImageError, OutputError
 
@@ -33,6 +34,8 @@ class ItemResult:
         seconds: wall time spent on this file (read to written), in seconds.
         width, height: the upright photo size in pixels, once read.
         model: the registry name of the model that colorized it.
+        hints: the colour hints used (:meth:`autocolor.hints.Hint.to_json` records), or
+            ``None`` when none were given (the key is then left out of the JSON line).
     """
 
     input: str
@@ -43,9 +46,12 @@ class ItemResult:
     width: int | None = None
     height: int | None = None
     model: str | None = None
+    hints: list[dict[str, Any]] | None = None
 
     def to_json(self) -> str:
         record = asdict(self)
+        if self.hints is None:
+            del record["hints"]
         record["seconds"] = round(self.seconds, 4)
         return json.dumps(record, ensure_ascii=False)
 

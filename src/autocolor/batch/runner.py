@@ -54,6 +54,7 @@ class _Work:
     model: str | None
     photo: Photo | None = None
     small: Any = None  # (1, 1, h, w) torch tensor: the network input
+    hints: Any = None  # HintMaps at the network input, or None
     ab_low: Any = None  # (2, h', w') numpy float32: the network's colours
 
     def ok(self, output: str) -> ItemResult:
@@ -65,6 +66,14 @@ class _Work:
 
 
 _DONE = None  # sentinel telling a stage thread to finish
+
+
+def _stacked_hints(group: Sequence[_Work]) -> Any:
+    """The group's hint maps batched for ``predict_low`` (``None`` when no photo has hints)."""
+    from autocolor.hints import stack_hint_maps
+
+    height, width = group[0].small.shape[-2:]
+    return stack_hint_maps([w.hints for w in group], height, width)
 
 
 def run_batch(
@@ -225,6 +234,7 @@ class _Pipeline:
             try:
                 work.photo = read_input(work.job)
                 work.small = self.colorizer.network_input(work.photo.lightness)
+                work.hints = self.colorizer.hint_maps(work.job.hints, work.small[0, 0], work.photo.lightness.shape)
             except Exception as exc:  # noqa: BLE001 - a bad file fails alone
                 self._fail(work, exc)
                 continue
@@ -258,7 +268,7 @@ class _Pipeline:
             group = [w for w in waiting if w.small.shape == shape][: self.batch_size]
             waiting = [w for w in waiting if all(w is not g for g in group)]
             try:
-                ab = self.colorizer.predict_low(torch.cat([w.small for w in group]))
+                ab = self._predict(torch.cat([w.small for w in group]), group)
             except Exception as exc:  # noqa: BLE001
                 if len(group) == 1:
                     self._fail(group[0], exc)
@@ -267,17 +277,23 @@ class _Pipeline:
                 continue
             for i, work in enumerate(group):
                 work.ab_low = ab[i].numpy()
-                work.small = None
+                work.small = work.hints = None
                 self.writes.put(work)
+
+    def _predict(self, small: Any, group: Sequence[_Work]) -> Any:
+        # Hints are passed only when some photo of the group has them, so a hint-free batch
+        # calls predict_low exactly as before hints existed.
+        hints = _stacked_hints(group)
+        return self.colorizer.predict_low(small) if hints is None else self.colorizer.predict_low(small, hints)
 
     def _one_by_one(self, group: list[_Work]) -> None:
         for work in group:
             try:
-                work.ab_low = self.colorizer.predict_low(work.small)[0].numpy()
+                work.ab_low = self._predict(work.small, [work])[0].numpy()
             except Exception as exc:  # noqa: BLE001
                 self._fail(work, exc)
                 continue
-            work.small = None
+            work.small = work.hints = None
             self.writes.put(work)
 
     def _write(self) -> None:

@@ -49,6 +49,9 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
     ),
     "train": LazyCommand("autocolor.cli.train", "train_command", "Train a colorization model."),
     "eval": LazyCommand("autocolor.cli.eval", "eval_command", "Evaluate a model on a folder of photos."),
+    "report": LazyCommand(
+        "autocolor.cli.report", "report_command", "Merge run manifests: done, failed and missing inputs."
+    ),
 }
 
 

@@ -8,31 +8,41 @@ file is reported and the batch goes on.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from autocolor.batch.plan import OUTPUT_TAG, plan_jobs
+from autocolor.cli.hints import (
+    assign_hints,
+    check_hints_fit,
+    check_model_takes_hints,
+    hint_options,
+    model_takes_hints,
+)
 from autocolor.cli.common import (
     STDIO,
     ItemResult,
     Progress,
     check_output_folder,
     debug_enabled,
-    discover_inputs,
     gcp_options,
     model_options,
-    output_is_folder,
     output_options,
     print_summary,
     refuse_terminal_stdout,
 )
+from autocolor.cli.scaleout import ScaleOut, gather_inputs, open_manifest, run_on_ray, scaleout_options, select_shard
 from autocolor.errors import UsageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from autocolor.batch.shard import Shard
 
 FORMATS = ("png", "jpg", "jpeg", "tif", "tiff", "webp")
 
 
 @click.command("colorize")
-@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
+@click.argument("inputs", nargs=-1, metavar="INPUT...")
 @click.option(
     "-o",
     "--output",
@@ -72,8 +82,10 @@ FORMATS = ("png", "jpg", "jpeg", "tif", "tiff", "webp")
     default=None,
     help="Output format (default: from the output name, else the input's).",
 )
+@hint_options
 @gcp_options
 @output_options
+@scaleout_options
 def colorize_command(
     inputs: tuple[str, ...],
     output: str | None,
@@ -87,6 +99,9 @@ def colorize_command(
     temperature: float | None,
     upsample: str,
     format_: str | None,
+    hint_texts: tuple[str, ...],
+    hints_file: Path | None,
+    hint_radius: int,
     class_ref: str | None,
     direction: int | None,
     strength: float | None,
@@ -94,6 +109,12 @@ def colorize_command(
     as_json: bool,
     recursive: bool,
     quiet: bool,
+    files_from: str | None,
+    shard: Shard | None,
+    manifest: str | None,
+    use_ray: bool,
+    ray_address: str | None,
+    ray_actors: int | None,
 ) -> None:
     """Colorize grayscale photos: files, folders (recursively) or - for stdin.
 
@@ -111,24 +132,32 @@ def colorize_command(
       cat old.png | autocolor colorize - > new.png    # stdin to stdout
       autocolor colorize scans/ -o colored/ --json > report.jsonl
       autocolor colorize dog.jpg --model gcp --class 207   # GCP, as ImageNet class 207
+      autocolor colorize old.jpg -o new.jpg --model cic.base --hint 120,80,#1f3a93 --hint 50%,10%,#87ceeb
+      autocolor colorize scans/ -o colored/ --model cic.base --hints hints.json   # {"a.jpg": [...]}
+      autocolor colorize scans/ -o out/ --shard 3/8 --manifest run-3.jsonl   # job 3 of 8
+      find scans -name '*.tif' -print0 | autocolor colorize --files-from - -o out/
+      autocolor colorize scans/ -o out/ --ray --ray-address auto   # on a Ray cluster
 
     In folders without -o, files named *_color.* are taken for earlier outputs and left alone.
     """
     if as_json and output == STDIO:
         raise UsageError("--json prints to stdout, so the image cannot go there too; use -o FILE")
     ctx = click.get_current_context()
-    items, unreadable = discover_inputs(
-        inputs,
-        recursive=recursive,
-        exclude=[Path(output)] if output not in (None, STDIO) else [],
-        skip_stem_suffix=OUTPUT_TAG if output is None else None,
+    scale = ScaleOut(files_from, shard, manifest, use_ray, ray_address, ray_actors)
+    scale.check(inputs, output)
+    items, unreadable, folder = gather_inputs(
+        scale, inputs, output, recursive=recursive, skip_stem_suffix=OUTPUT_TAG if output is None else None
     )
     if not items and not unreadable:
-        raise UsageError(f"no supported images found in: {', '.join(inputs)}")
-    folder = output_is_folder(output, items, inputs)
+        raise UsageError(f"no supported images found in: {', '.join(inputs or [str(files_from)])}")
     if folder:
         check_output_folder(str(output))
+    hints = assign_hints(items, hint_texts, hints_file, hint_radius)  # before sharding: a hint file covers all
+    check_hints_fit(hints)
+    items, unreadable = select_shard(scale, items, unreadable, quiet=quiet)
     jobs = plan_jobs(items, output, folder=folder, format=format_, overwrite=overwrite)
+    for job in jobs:
+        job.hints = tuple(hints.get(job.item.path, ()))
     if any(job.output == STDIO for job in jobs):
         refuse_terminal_stdout()
 
@@ -139,45 +168,58 @@ def colorize_command(
 
     model_name = model or pipeline.DEFAULT_MODEL
     model_info(model_name)  # an unknown name is a usage error, even when everything is skipped
+    if hints:
+        check_model_takes_hints(model_name, model_takes_hints(model_name), hints)
     extra = gcp_extra(model_name, class_ref=class_ref, direction=direction, strength=strength)
-    colorizer = None
-    if any(job.result is None for job in jobs):
-        colorizer = pipeline.Colorizer(
-            model_name,
-            device,
-            size=size,
-            decoding=decoding,
-            temperature=temperature,
-            upsample=upsample,
-            seed=seed,
-            pretrained=not random_weights,
-            offline=offline,
-            extra=extra,
-        )
+    settings = dict(model=model_name, device=device, size=size, decoding=decoding, temperature=temperature,
+                    upsample=upsample, seed=seed, pretrained=not random_weights, offline=offline, extra=extra)  # fmt: skip
+    for job in jobs:
+        if job.result is not None:
+            job.result.model = job.result.model or model_name
+    with open_manifest(scale, jobs, model_name, quiet=quiet) as (jobs, sink):
+        colorizer = None
+        if not use_ray and any(job.result is None for job in jobs):
+            colorizer = pipeline.Colorizer(**settings)  # type: ignore[arg-type]
+            check_model_takes_hints(model_name, colorizer.accepts_hints, hints)
+        if sink is not None:
+            from autocolor.batch.manifest import weights_sha256
 
-    from autocolor.batch.runner import run_batch
+            sink.weights_sha256 = weights_sha256(model_name, pretrained=not random_weights)
 
-    results = [ItemResult(path, None, "failed", reason) for path, reason in unreadable]
-    for result in results:
-        if as_json:
-            click.echo(result.to_json())
-    to_run = {job.item.path for job in jobs if job.result is None}
-    with Progress(len(to_run), enabled=not (quiet or as_json)) as progress:
+        from autocolor.batch.runner import run_batch
+        from autocolor.hints import hints_to_json
 
-        def report(result: ItemResult) -> None:
-            result.model = result.model or model_name
-            if result.input in to_run:
-                progress.working_on(Path(result.input).name)
-                progress.advance()
+        results = [ItemResult(path, None, "failed", reason) for path, reason in unreadable]
+        for result in results:
+            if sink is not None:
+                sink(result)
             if as_json:
                 click.echo(result.to_json())
+        to_run = {job.item.path for job in jobs if job.result is None}
+        with Progress(len(to_run), enabled=not (quiet or as_json)) as progress:
 
-        if colorizer is None:  # everything was decided up front: nothing to run
-            for job in jobs:
-                assert job.result is not None
-                report(job.result)
-                results.append(job.result)
-        else:
-            results += run_batch(jobs, colorizer, format=format_, on_result=report, debug=debug_enabled())
+            def report(result: ItemResult, record: bool = True) -> None:
+                result.model = result.model or model_name
+                if result.input in hints:
+                    result.hints = hints_to_json(hints[result.input])
+                if record and sink is not None:  # the manifest line first: it is what a rerun trusts
+                    sink(result)
+                if result.input in to_run:
+                    progress.working_on(Path(result.input).name)
+                    progress.advance()
+                if as_json:
+                    click.echo(result.to_json())
+
+            if use_ray:  # Ray writes the manifest line itself, with the hash its actors loaded
+                on_ray = lambda result: report(result, record=False)  # noqa: E731
+                results += run_on_ray(scale, jobs, settings, format=format_, on_result=on_ray, sink=sink,
+                                      quiet=quiet or as_json)  # fmt: skip
+            elif colorizer is None:  # everything was decided up front: nothing to run
+                for job in jobs:
+                    assert job.result is not None
+                    report(job.result)
+                    results.append(job.result)
+            else:
+                results += run_batch(jobs, colorizer, format=format_, on_result=report, debug=debug_enabled())
     print_summary(results, quiet=quiet)
     ctx.exit(1 if any(r.status == "failed" for r in results) else 0)

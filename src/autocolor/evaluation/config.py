@@ -82,6 +82,7 @@ class EvalConfig:
     limit: int | None = None
     pretrained: bool = True
     offline: bool = False
+    hint_counts: Sequence[int] = ()  # colour hints simulated from the ground truth; () = automatic only
 
 
 @dataclass

@@ -7,6 +7,7 @@ for likelihood models (else ``None``).
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -67,6 +68,40 @@ class ModelPredictor:
         return ab, lab_to_rgb8(gt_lab[0], ab), nll
 
 
+class HintedModelPredictor(ModelPredictor):
+    """A hint-aware model given ``count`` colour hints simulated from the ground truth.
+
+    The hints follow the SIGGRAPH17 release's evaluation (:func:`autocolor.hints.sample_ground_truth_hints`):
+    the true ab brought to the network's input size (area average), ``count`` patches of
+    :data:`autocolor.hints.GROUND_TRUTH_PATCH` pixels at normally distributed positions, each
+    given its mean ab. The positions come from ``RandomState([seed, crc32(relative path)])``:
+    the same for every model and run, and the points of a smaller count are the first points of
+    a larger one. ``count = 0`` is the model's automatic colorization.
+    """
+
+    def __init__(self, name: str, colorizer: Any, count: int, seed: int) -> None:
+        super().__init__(f"{name}:hints={count}", colorizer)
+        self.hint_count = count
+        self.seed = seed
+        self.source = f"model {name}, {count} ground-truth hints"
+
+    def predict(self, rel: str, gt_rgb: np.ndarray, gt_lab: np.ndarray) -> Prediction:
+        import torch
+        import torch.nn.functional as F
+
+        from autocolor.hints import GROUND_TRUTH_PATCH, sample_ground_truth_hints
+        from autocolor.pipeline import network_input_size
+
+        lightness = gt_lab[0].astype(np.float32)
+        size = network_input_size(self.colorizer.net, *lightness.shape, self.colorizer.size)
+        true_ab = torch.from_numpy(np.ascontiguousarray(gt_lab[1:], dtype=np.float32))[None]
+        small_ab = F.interpolate(true_ab, size=size, mode="area")[0]
+        rng = np.random.RandomState([self.seed, zlib.crc32(rel.encode())])
+        maps = sample_ground_truth_hints(small_ab, self.hint_count, rng, (GROUND_TRUTH_PATCH,))
+        ab = np.asarray(self.colorizer.predict_ab(lightness, maps), dtype=np.float64)
+        return ab, lab_to_rgb8(gt_lab[0], ab), None
+
+
 class FilesPredictor:
     """Existing outputs of any tool: ``DIR/<relative path>`` with any image extension."""
 
@@ -121,7 +156,16 @@ def make_predictors(config: EvalConfig) -> list[Predictor]:
                 offline=config.offline,
                 extra={MIXTURE_TEMPERATURE: tau} if pic else None,
             )
-            predictors.append(ModelPredictor(name, colorizer))
+            if config.hint_counts and colorizer.accepts_hints:
+                seed = config.seed or 0
+                predictors += [HintedModelPredictor(name, colorizer, n, seed) for n in config.hint_counts]
+            else:  # automatic only (without a sweep, or a model that takes no hints: a reference)
+                predictors.append(ModelPredictor(name, colorizer))
+    if config.hint_counts and not any(isinstance(p, HintedModelPredictor) for p in predictors):
+        raise UsageError(
+            "--hints-from-ground-truth needs a model that takes colour hints (e.g. cic.base, cic.siggraph17); "
+            f"none of {', '.join(config.models) or 'the methods'} does"
+        )
     names = [p.name for p in predictors]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

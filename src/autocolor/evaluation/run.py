@@ -135,7 +135,20 @@ def build_protocol(config: EvalConfig, rebalancing: dict[str, Any]) -> dict[str,
         "mixture_temperature": "each PIC model's default"
         if config.mixture_temperature is None
         else config.mixture_temperature,
+        **({"hints": _hints_protocol(config)} if config.hint_counts else {}),
     }
+
+
+def _hints_protocol(config: EvalConfig) -> str:
+    from autocolor.hints import GROUND_TRUTH_PATCH
+
+    counts = ", ".join(str(n) for n in config.hint_counts)
+    return (
+        f"hint-aware models 'NAME:hints=N' for N = {counts}: N points simulated from the ground truth as the "
+        f"SIGGRAPH17 release evaluates (true ab area-averaged to the network input; {GROUND_TRUTH_PATCH}x"
+        f"{GROUND_TRUTH_PATCH}-pixel patches, top-left ~ normal(centre, side/4) clipped inside, mean ab; mask 0/1), "
+        f"RandomState([seed, crc32(relative path)]); models that take no hints are scored once, automatically"
+    )
 
 
 def evaluate(
@@ -209,6 +222,10 @@ def evaluate(
         raise InputImageError(config.data_dir, f"no image could be scored ({len(skipped)} skipped)")
     gt_means = {k: float(np.mean(v)) for k, v in gt_colorfulness.items()}
     summary = {name: s.summary(gt_means) for name, s in scores.items()}
+    for predictor in predictors:
+        count = getattr(predictor, "hint_count", None)
+        if count is not None:
+            summary[predictor.name]["hint_points"] = count
     if fid_scorer is not None:
         for name in summary:
             summary[name]["fid"] = fid_scorer.fid(name, GROUND_TRUTH)
