@@ -26,7 +26,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "evaluation batch train",  # scoring a model, running a batch, training one
         "sampling",  # several draws of one photo, over the pipeline
         "pipeline",  # the one orchestrator: photo -> network -> decoder -> photo
-        "decode metrics data contactsheet",  # network outputs -> ab; formulas; training crops; grids
+        "decode hints metrics data contactsheet",  # outputs -> ab; points -> inputs; formulas; crops; grids
         "weights",  # files -> state_dicts; converters check them against the network's shapes
         "models",  # networks and their registry
         "color devices imagefile",  # Lab and bins; devices; photo files
