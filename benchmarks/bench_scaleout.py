@@ -72,6 +72,7 @@ def main() -> None:
     parser.add_argument("--cpus", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
 
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # local instance on loopback only
     import ray
     import torch
 

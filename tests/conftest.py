@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 import torch
+
+# Any Ray instance a test starts binds and advertises 127.0.0.1 only (Ray reads this at import):
+# tests send traffic to the loopback address and nowhere else.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 # Tests must not compete with a training run for the cores, and must be deterministic.
 torch.set_num_threads(1)

@@ -24,9 +24,8 @@ import sys
 import tempfile
 import threading
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import cv2
 import numpy as np
@@ -36,13 +35,15 @@ from autocolor.errors import InputImageError, OutputError, UsageError
 from autocolor.imagemeta import (
     apply_orientation,
     exif_to_keep,
-    png_with_metadata,
     srgb_lightness,
-    srgb_profile,
     stored_bit_depth,
     stored_orientation,
     tiff_without_orientation,
 )
+from autocolor.photo import Photo
+
+if TYPE_CHECKING:  # pragma: no cover
+    from autocolor.imageencode import Layout
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +59,6 @@ _FORMAT_OF_SUFFIX = {
 }
 _WRITABLE = ("PNG", "JPEG", "TIFF", "WEBP", "BMP")
 _FORMAT_ALIASES = {"JPG": "JPEG", "TIF": "TIFF"}
-_WITH_ALPHA = ("PNG", "TIFF", "WEBP")  # JPEG cannot; BMP alpha is ignored by most readers
-_WITH_16_BITS = ("PNG", "TIFF")
 _DECODE_ERRORS = (
     OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, MemoryError
 )
@@ -70,33 +69,6 @@ _DECODE_AS = {
 }
 _WITH_TRANSPARENCY = {"L": "LA", "P": "RGBA", "RGB": "RGBA"}
 _pillow_limit_lock = threading.Lock()
-
-
-@dataclass
-class Photo:
-    """A decoded photo: upright, sRGB, reduced to its lightness; plus what writing needs back."""
-
-    source: str
-    """The path as given, or "-" for stdin."""
-    lightness: np.ndarray
-    """float32 (H, W), CIE L* in [0, 100] of the sRGB pixels, upright, full resolution."""
-    alpha: np.ndarray | None
-    """float32 (H, W) in [0, 1] (upright), or None when the file has no alpha."""
-    bit_depth: int
-    """8 or 16 bits per channel, as stored in the file."""
-    format: str
-    """Pillow's name of the input format: "PNG", "JPEG", "TIFF", "WEBP", "BMP", ..."""
-    exif: bytes | None
-    """EXIF to write back ("Exif\\0\\0" + TIFF data), orientation tag reset to 1."""
-    icc_profile: bytes | None
-    """The input's ICC profile (informational: the pixels are already converted to sRGB)."""
-    was_color: bool
-    """True when the input had real chroma; its luminance is used."""
-
-    @property
-    def size(self) -> tuple[int, int]:
-        """(width, height) in pixels, upright."""
-        return self.lightness.shape[1], self.lightness.shape[0]
 
 
 # ----------------------------------------------------------------------------- reading
@@ -129,13 +101,24 @@ def read_photo(path: str | os.PathLike[str], *, max_pixels: int = 178_956_970) -
         img, data, bits, name, pillow_upright, orientation
     )
     icc = img.info.get("icc_profile") or None
-    lightness, was_color = srgb_lightness(codes, mode, icc)
     turn = 1 if upright else orientation
     if alpha is not None:
         alpha = apply_orientation(alpha.astype(np.float32) / np.iinfo(alpha.dtype).max, turn)
+    lightness, table, was_color = None, None, False
+    if mode == "L":
+        # L* is a function of the gray code alone: convert every possible code once (the same
+        # conversion as for the pixels, so the same values) and keep the codes.
+        every_code = np.arange(1 << (8 * codes.itemsize), dtype=codes.dtype)[None]
+        table = srgb_lightness(every_code, "L", icc)[0][0]
+        codes = apply_orientation(codes, turn)
+    else:
+        lightness, was_color = srgb_lightness(codes, mode, icc)
+        lightness, codes = apply_orientation(lightness, turn), None
     return Photo(
         source=source,
-        lightness=apply_orientation(lightness, turn),
+        lightness=lightness,
+        codes=codes,
+        lightness_table=table,
         alpha=alpha,
         bit_depth=bits,
         format=img.format or "PNG",
@@ -143,6 +126,22 @@ def read_photo(path: str | os.PathLike[str], *, max_pixels: int = 178_956_970) -
         icc_profile=icc,
         was_color=was_color,
     )
+
+
+def peek_header(path: str | os.PathLike[str]) -> tuple[int, int, str, int, int]:
+    """``(width, height, mode, bits, file_bytes)`` of an image file from its header only.
+
+    Nothing is decoded and no size limit applies (callers judge the size). Raises
+    :class:`OSError` / Pillow's errors when the file is not a readable image.
+    """
+    with open(path, "rb") as file:
+        head = file.read(1 << 16)  # PNG's IHDR and nearly always TIFF's first IFD
+        size = os.fstat(file.fileno()).st_size
+    with _no_pillow_pixel_limit(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with Image.open(path) as img:
+            width, height = img.size
+            return width, height, img.mode, (16 if stored_bit_depth(img, head) == 16 else 8), size
 
 
 def _short(err: BaseException) -> str:
@@ -305,7 +304,7 @@ def write_photo(
     returns None; otherwise the file is written atomically and its path returned. Raises
     :class:`OutputError` when it cannot be written (the destination is then untouched).
     """
-    height, width = like.lightness.shape
+    height, width = like.shape
     if rgb.shape != (height, width, 3):
         raise ValueError(f"rgb must have shape {(height, width, 3)}, got {rgb.shape}")
     fmt = output_format(path, format, default=like.format)
@@ -313,6 +312,27 @@ def write_photo(
         data = encode(rgb, like, fmt, quality=quality)
     except (OSError, ValueError, cv2.error) as err:
         raise OutputError(path, f"cannot encode {fmt}: {_short(err)}") from err
+    return write_bytes(path, data)
+
+
+def write_codes(
+    path: str | os.PathLike[str], codes: np.ndarray, like: Photo, fmt: str, layout: Layout, *, quality: int = 95
+) -> Path | None:
+    """Like :func:`write_photo`, from output codes already in ``layout``
+    (:func:`autocolor.imageencode.output_layout` of ``fmt``, see :meth:`Colorizer.render`)."""
+    from autocolor.imageencode import encode_codes
+
+    if codes.shape[:2] != like.shape or codes.shape[2] != layout.channels:
+        raise ValueError(f"codes must have shape {(*like.shape, layout.channels)}, got {codes.shape}")
+    try:
+        data = encode_codes(codes, like, fmt, layout, quality=quality)
+    except (OSError, ValueError, cv2.error) as err:
+        raise OutputError(path, f"cannot encode {fmt}: {_short(err)}") from err
+    return write_bytes(path, data)
+
+
+def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path | None:
+    """Write an encoded file atomically ("-": to stdout, returning None). Raises :class:`OutputError`."""
     if str(path) == STDIO:
         _write_stdout(data)
         return None
@@ -323,43 +343,16 @@ def write_photo(
 
 def encode(rgb: np.ndarray, like: Photo, fmt: str, *, quality: int = 95) -> bytes:
     """The bytes of an image file in format ``fmt`` (see :func:`write_photo`)."""
-    bits = 16 if like.bit_depth == 16 and fmt in _WITH_16_BITS else 8
-    top = (1 << bits) - 1
-    dtype = np.uint16 if bits == 16 else np.uint8
-    channels = [np.clip(rgb, 0.0, 1.0)]
-    if like.alpha is not None and fmt in _WITH_ALPHA:
+    from autocolor.imageencode import encode_codes, output_layout
+
+    layout = output_layout(fmt, like)
+    top = (1 << layout.bits) - 1
+    channels = [np.clip(rgb, 0.0, 1.0)[..., ::-1] if layout.order == "BGR" else np.clip(rgb, 0.0, 1.0)]
+    if layout.alpha:
+        assert like.alpha is not None
         channels.append(np.clip(like.alpha, 0.0, 1.0)[..., None])
-    codes = np.rint(np.concatenate(channels, axis=-1) * top).astype(dtype)
-    icc = srgb_profile() if like.icc_profile else None
-    if bits == 16:
-        return _encode_16bit(codes, fmt, icc, like.exif)
-    options: dict[str, object] = {}
-    if fmt in ("JPEG", "WEBP"):
-        options["quality"] = quality
-    if fmt == "TIFF":
-        options["compression"] = "tiff_lzw"
-    if fmt != "BMP":
-        options.update({k: v for k, v in (("icc_profile", icc), ("exif", like.exif)) if v})
-    buffer = io.BytesIO()
-    Image.fromarray(codes).save(buffer, format=fmt, **options)
-    return buffer.getvalue()
-
-
-def _encode_16bit(codes: np.ndarray, fmt: str, icc: bytes | None, exif: bytes | None) -> bytes:
-    order = [2, 1, 0, 3] if codes.shape[2] == 4 else [2, 1, 0]  # OpenCV wants BGR(A)
-    bgr = np.ascontiguousarray(codes[..., order])
-    if fmt == "PNG":
-        ok, buffer = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, 6])
-    else:
-        ok, buffer = cv2.imencode(".tiff", bgr)
-    if not ok:
-        raise ValueError(f"OpenCV could not encode a 16-bit {fmt}")
-    data = buffer.tobytes()
-    if fmt == "PNG":
-        data = png_with_metadata(data, icc, exif)
-    elif icc or exif:
-        log.info("16-bit TIFF output carries no EXIF/ICC metadata")
-    return data
+    codes = np.rint(np.concatenate(channels, axis=-1) * top).astype(layout.dtype)
+    return encode_codes(codes, like, fmt, layout, quality=quality)
 
 
 def _write_stdout(data: bytes) -> None:

@@ -30,7 +30,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from PIL import Image, ImageCms
+from PIL import Image
+
+# PIL.ImageCms (LittleCMS) is imported where a profile is handled: most photos carry none, and
+# loading it is a measurable part of the command's start-up.
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +168,8 @@ def png_with_metadata(png: bytes, icc: bytes | None, exif: bytes | None) -> byte
 @lru_cache(maxsize=1)
 def srgb_profile() -> bytes:
     """LittleCMS's built-in sRGB profile, as embedded in outputs."""
+    from PIL import ImageCms
+
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
@@ -275,6 +280,8 @@ def _srgb_shaper() -> Shaper:
 
 def is_srgb_profile(icc: bytes) -> bool:
     """Whether a profile is sRGB (or gray with the sRGB curve), so applying it changes nothing."""
+    from PIL import ImageCms
+
     shaper, srgb = parse_shaper(icc), _srgb_shaper()
     if shaper is not None:
         x = np.linspace(0.0, 1.0, 1024)
@@ -349,6 +356,8 @@ def _to_pil(codes: np.ndarray, mode: str) -> Image.Image:
 
 def _cms_to_srgb(codes: np.ndarray, mode: str, icc: bytes) -> np.ndarray | None:
     """8-bit sRGB codes (H, W, 3) through LittleCMS, or ``None`` if the profile is unusable."""
+    from PIL import ImageCms
+
     if codes.dtype == np.uint16:
         log.info("ICC profile is LUT-based: converting 16-bit pixels through 8 bits")
     try:

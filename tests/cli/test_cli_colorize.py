@@ -242,3 +242,19 @@ def test_python_dash_m_runs_the_cli() -> None:
         [sys.executable, "-m", "autocolor", "--version"], capture_output=True, text=True, env=env, timeout=120
     )
     assert done.returncode == 0 and done.stdout.startswith("autocolor ")
+
+
+def test_max_memory_bad_size_too_small_budget_and_a_photo_that_cannot_fit(tmp_path: Path) -> None:
+    src = gray_image(tmp_path / "a.png")
+    bad = run(str(src), "--max-memory", "lots", *TINY)
+    assert bad.exit_code == 2 and "--max-memory 'lots'" in bad.stderr
+    tiny = run(str(src), "--max-memory", "1M", *TINY)
+    assert tiny.exit_code == 2 and "leaves no room for photos" in tiny.stderr
+    big = tmp_path / "big.png"
+    Image.new("L", (6000, 4000)).save(big)  # 24 MP, PNG out: about 170 MB in flight
+    from autocolor.batch.memory import resident_bytes
+
+    budget = f"{(resident_bytes() >> 20) + 100}M"  # what this process holds, plus room for a.png only
+    result = run(str(src), str(big), "-o", str(tmp_path / "out"), "--max-memory", budget, *TINY)
+    assert result.exit_code == 1 and (tmp_path / "out" / "a.png").is_file()
+    assert "big.png: too large for --max-memory: 6000x4000" in result.stderr

@@ -89,6 +89,19 @@ def test_files_from_relative_to_the_folder_stdin_and_nul(tmp_path: Path, monkeyp
     assert sorted(p.relative_to(tmp_path / "out2").as_posix() for p in (tmp_path / "out2").rglob("*.png")) == names[2:4]
 
 
+def test_shards_of_a_list_match_shards_of_the_folder(tmp_path: Path) -> None:
+    src = tmp_path / "scans"
+    names = folder(src, 9)
+    (tmp_path / "all.txt").write_text("".join(f"{name}\n" for name in reversed(names)))
+    for k in (1, 2):
+        walked = run("colorize", str(src), "-o", str(tmp_path / "a"), "--shard", f"{k}/2", *TINY, "--json")
+        listed = run("colorize", str(src), "--files-from", str(tmp_path / "all.txt"), "-o", str(tmp_path / "b"),
+                     "--shard", f"{k}/2", *TINY, "--json")  # fmt: skip
+        assert walked.exit_code == listed.exit_code == 0
+        # The same key (path below the folder) whether found by a walk or read from a list.
+        assert sorted(line["input"] for line in json_lines(walked)) == sorted(line["input"] for line in json_lines(listed))
+
+
 @pytest.mark.parametrize(
     ("args", "words"),
     [

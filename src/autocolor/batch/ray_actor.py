@@ -78,8 +78,8 @@ class ColorizeActor:
 
         torch.set_num_threads(max(1, threads))
         device = settings.device
-        if device in ("auto", "cuda") and _assigned_gpu():
-            device = "cuda"  # Ray set CUDA_VISIBLE_DEVICES to this actor's GPU
+        if (device == "auto" or device.startswith("cuda")) and _assigned_gpu():
+            device = "cuda"  # Ray set CUDA_VISIBLE_DEVICES to this actor's GPU(s): cuda:N would miss
         elif device == "auto":
             device = "cpu"  # no GPU reserved for this actor: do not grab one anyway
         self.colorizer = settings.build(device)

@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,6 +83,9 @@ class RayOptions:
             not ``"cpu"``, else 0 (CPU actors).
         cpus_per_actor: CPUs reserved per actor (and torch threads in it).
         ray_init: extra keyword arguments for ``ray.init`` when this call starts/joins Ray.
+        console_logs: leave Ray's console output as Ray sets it (its INFO lines, progress
+            bars). ``False`` (the CLI, which draws its own progress bar) keeps warnings and
+            errors on the console and everything else in Ray's session log files.
     """
 
     address: str | None = None
@@ -91,9 +95,23 @@ class RayOptions:
     gpus_per_actor: float | None = None
     cpus_per_actor: float = 1.0
     ray_init: dict[str, Any] = field(default_factory=dict)
+    console_logs: bool = True
 
 
-def _import_ray() -> Any:
+#: Ray reads this when it is imported: "0" makes a new local instance bind and advertise the
+#: loopback address instead of the machine's network address.
+LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+def _import_ray(*, private_local: bool = False) -> Any:
+    """Import Ray (and Ray Data); a ``private_local`` instance is kept on the loopback address.
+
+    A local instance that this run starts for itself needs no address other machines can reach,
+    so it binds 127.0.0.1 only (nothing is exposed on the network); joining a cluster keeps Ray's
+    own choice.
+    """
+    if private_local and "ray" not in sys.modules:
+        os.environ.setdefault(LOOPBACK_ENV, "0")
     try:
         import ray
         import ray.data  # noqa: F401 - the Data library is a separate extra of Ray
@@ -120,6 +138,19 @@ def _connect(ray: Any, options: RayOptions, *, quiet: bool) -> bool:
         where = options.address or os.environ.get("RAY_ADDRESS") or "a local instance"
         raise RayUnavailableError(f"cannot start or join Ray ({where}): {exc}") from exc
     return True
+
+
+def _quiet_console(ray: Any) -> None:
+    """No Ray Data progress bars or INFO lines on the console (they stay in the session log)."""
+    import logging
+
+    from ray.util.debug import log_once
+
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    log_once("ray_data_progress_manager_disabled")  # Ray would warn that we turned its bars off
+    for handler in logging.getLogger("ray.data").handlers:
+        if type(handler).__name__ != "SessionFileHandler":
+            handler.setLevel(max(handler.level, logging.WARNING))
 
 
 def _resources(ray: Any, settings: ColorizerSettings, options: RayOptions, calls: int) -> tuple[float, int]:
@@ -209,7 +240,7 @@ def run_jobs_on_ray(
             report(job.result)
     pending = [job for job in jobs if job.result is None]
     if pending:
-        ray = _import_ray()
+        ray = _import_ray(private_local=options.address is None and not os.environ.get("RAY_ADDRESS"))
         started = _connect(ray, options, quiet=quiet)
         try:
             _run(ray, pending, settings, format, options, report, quiet=quiet)
@@ -232,8 +263,8 @@ def _run(
     rows_per_call = max(1, options.rows_per_call)
     calls = -(-len(pending) // rows_per_call)
     gpus, actors = _resources(ray, settings, options, calls)
-    context = ray.data.DataContext.get_current()
-    context.enable_progress_bars = not quiet and bool(os.environ.get("AUTOCOLOR_RAY_PROGRESS"))
+    if not options.console_logs:
+        _quiet_console(ray)
     # Hints (frozen dataclasses) travel pickled, as Ray pickles everything else it sends.
     rows = [
         {"input": job.item.path, "root": _root_text(job.item), "output": job.output,

@@ -8,10 +8,11 @@ file is reported and the batch goes on.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from autocolor.batch.memory import DEFAULT_MAX_MEMORY, parse_size
 from autocolor.batch.plan import OUTPUT_TAG, plan_jobs
 from autocolor.cli.hints import (
     assign_hints,
@@ -33,6 +34,7 @@ from autocolor.cli.common import (
     refuse_terminal_stdout,
 )
 from autocolor.cli.scaleout import ScaleOut, gather_inputs, open_manifest, run_on_ray, scaleout_options, select_shard
+from autocolor.cli.video import run_video_command, video_options, wants_video
 from autocolor.errors import UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -82,8 +84,17 @@ FORMATS = ("png", "jpg", "jpeg", "tif", "tiff", "webp")
     default=None,
     help="Output format (default: from the output name, else the input's).",
 )
+@click.option(
+    "--max-memory",
+    metavar="SIZE",
+    default=DEFAULT_MAX_MEMORY,
+    show_default=True,
+    help="Memory the whole run may use (e.g. 1G, 512M). Photos are worked in strips, so a "
+    "200-megapixel scan fits in 2G; fewer photos are kept in flight to stay within it.",
+)
 @hint_options
 @gcp_options
+@video_options
 @output_options
 @scaleout_options
 def colorize_command(
@@ -99,6 +110,7 @@ def colorize_command(
     temperature: float | None,
     upsample: str,
     format_: str | None,
+    max_memory: str,
     hint_texts: tuple[str, ...],
     hints_file: Path | None,
     hint_radius: int,
@@ -115,8 +127,9 @@ def colorize_command(
     use_ray: bool,
     ray_address: str | None,
     ray_actors: int | None,
+    **video: Any,
 ) -> None:
-    """Colorize grayscale photos: files, folders (recursively) or - for stdin.
+    """Colorize grayscale photos and films: files, folders (recursively) or - for stdin.
 
     The photo's own lightness is kept at full resolution; only colour is predicted. Existing
     outputs are skipped unless --overwrite; an input is never overwritten. Exit status: 0 when
@@ -132,6 +145,10 @@ def colorize_command(
       cat old.png | autocolor colorize - > new.png    # stdin to stdout
       autocolor colorize scans/ -o colored/ --json > report.jsonl
       autocolor colorize dog.jpg --model gcp --class 207   # GCP, as ImageNet class 207
+      autocolor colorize scans/ -o colored/ --max-memory 1G # a smaller memory budget
+      autocolor colorize reel.mp4 -o reel_color.mp4   # film: steady colours, audio copied
+      autocolor colorize reel.mkv --start 1:00 --end 1:30 -o part.mkv
+      ffmpeg -i reel.mp4 -f rawvideo -pix_fmt gray - | autocolor colorize - --raw 640x480 > color.rgb
       autocolor colorize old.jpg -o new.jpg --model cic.base --hint 120,80,#1f3a93 --hint 50%,10%,#87ceeb
       autocolor colorize scans/ -o colored/ --model cic.base --hints hints.json   # {"a.jpg": [...]}
       autocolor colorize scans/ -o out/ --shard 3/8 --manifest run-3.jsonl   # job 3 of 8
@@ -139,10 +156,15 @@ def colorize_command(
       autocolor colorize scans/ -o out/ --ray --ray-address auto   # on a Ray cluster
 
     In folders without -o, files named *_color.* are taken for earlier outputs and left alone.
+    Videos (.mp4 .mov .mkv .avi .webm ...) are given as files; the model and decoding options
+    apply to them, hints and --shard/--ray/--files-from/--manifest do not.
     """
     if as_json and output == STDIO:
         raise UsageError("--json prints to stdout, so the image cannot go there too; use -o FILE")
+    memory_limit = parse_size(max_memory)
     ctx = click.get_current_context()
+    if wants_video(inputs, video):  # films: frames in order through a temporal state
+        ctx.exit(run_video_command(ctx.params))
     scale = ScaleOut(files_from, shard, manifest, use_ray, ray_address, ray_actors)
     scale.check(inputs, output)
     items, unreadable, folder = gather_inputs(
@@ -164,19 +186,27 @@ def colorize_command(
     from autocolor import pipeline
     from autocolor.models import model_info
 
-    from autocolor.sampling import gcp_extra
-
     model_name = model or pipeline.DEFAULT_MODEL
-    model_info(model_name)  # an unknown name is a usage error, even when everything is skipped
+    registered = model_info(model_name).name  # an unknown name is a usage error, even when all is skipped
     if hints:
         check_model_takes_hints(model_name, model_takes_hints(model_name), hints)
-    extra = gcp_extra(model_name, class_ref=class_ref, direction=direction, strength=strength)
+    extra: dict[str, object] = {}
+    if (class_ref, direction, strength) != (None, None, None):  # sampling's imports cost start-up time
+        from autocolor.sampling import gcp_extra
+
+        extra = gcp_extra(model_name, class_ref=class_ref, direction=direction, strength=strength)
     settings = dict(model=model_name, device=device, size=size, decoding=decoding, temperature=temperature,
                     upsample=upsample, seed=seed, pretrained=not random_weights, offline=offline, extra=extra)  # fmt: skip
     for job in jobs:
         if job.result is not None:
-            job.result.model = job.result.model or model_name
-    with open_manifest(scale, jobs, model_name, quiet=quiet) as (jobs, sink):
+            job.result.model = job.result.model or registered
+    from autocolor.batch.runner import kernels_single_threaded, run_batch
+    from autocolor.devices import resolve_device
+
+    # One thread per kernel from the model load on: the batch overlaps its own stages instead.
+    if not use_ray:
+        ctx.with_resource(kernels_single_threaded(resolve_device(device)))
+    with open_manifest(scale, jobs, registered, quiet=quiet) as (jobs, sink):
         colorizer = None
         if not use_ray and any(job.result is None for job in jobs):
             colorizer = pipeline.Colorizer(**settings)  # type: ignore[arg-type]
@@ -186,7 +216,6 @@ def colorize_command(
 
             sink.weights_sha256 = weights_sha256(model_name, pretrained=not random_weights)
 
-        from autocolor.batch.runner import run_batch
         from autocolor.hints import hints_to_json
 
         results = [ItemResult(path, None, "failed", reason) for path, reason in unreadable]
@@ -199,7 +228,7 @@ def colorize_command(
         with Progress(len(to_run), enabled=not (quiet or as_json)) as progress:
 
             def report(result: ItemResult, record: bool = True) -> None:
-                result.model = result.model or model_name
+                result.model = result.model or registered
                 if result.input in hints:
                     result.hints = hints_to_json(hints[result.input])
                 if record and sink is not None:  # the manifest line first: it is what a rerun trusts
@@ -220,6 +249,7 @@ def colorize_command(
                     report(job.result)
                     results.append(job.result)
             else:
-                results += run_batch(jobs, colorizer, format=format_, on_result=report, debug=debug_enabled())
+                results += run_batch(jobs, colorizer, format=format_, on_result=report, max_memory=memory_limit,
+                                     debug=debug_enabled())  # fmt: skip
     print_summary(results, quiet=quiet)
     ctx.exit(1 if any(r.status == "failed" for r in results) else 0)

@@ -56,7 +56,8 @@ def scaleout_options(f: F) -> F:
         click.option(
             "--manifest", metavar="FILE.jsonl", type=click.Path(dir_okay=False),
             help="Append one JSON line per finished input to FILE (fsynced); a rerun with the same FILE "
-            "skips what it records as done and retries failures. Merge with `autocolor report`.",
+            "skips what it records as done (even with --overwrite) and retries failures. Merge with "
+            "`autocolor report`.",
         ),
         click.option("--ray", "use_ray", is_flag=True,
                      help="Run on Ray (pip install \"autocolor[ray]\"): one actor per GPU, else per CPU."),
@@ -179,7 +180,9 @@ def run_on_ray(
 
     colorizer = ColorizerSettings(**settings)
     check_settings(colorizer)
-    ray_options = RayOptions(address=options.ray_address, actors=options.ray_actors)
+    from autocolor.cli.common import debug_enabled
+
+    ray_options = RayOptions(address=options.ray_address, actors=options.ray_actors, console_logs=debug_enabled())
     return run_jobs_on_ray(
         jobs, colorizer, format=format, options=ray_options, on_result=on_result, manifest=sink, quiet=quiet
     )
