@@ -23,14 +23,15 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
     for layer in (
         "__main__",  # python -m autocolor
         "cli",  # parse, call, report
-        "evaluation batch train",  # scoring a model, running a batch, training one
+        "evaluation batch train video",  # score a model, run a batch, train one, colorize a video
         "sampling",  # several draws of one photo, over the pipeline
         "pipeline",  # the one orchestrator: photo -> network -> decoder -> photo
-        "decode hints metrics data contactsheet",  # outputs -> ab; points -> inputs; formulas; crops; grids
+        "decode hints render metrics data contactsheet",  # around the network; formulas; crops; grids
         "weights",  # files -> state_dicts; converters check them against the network's shapes
         "models",  # networks and their registry
         "color devices imagefile",  # Lab and bins; devices; photo files
-        "imagemeta",  # what a file says about its pixels (used by imagefile only)
+        "imageencode",  # output codes -> file bytes with metadata (imagefile, render, batch use it)
+        "imagemeta photo",  # what a file says about its pixels; the decoded-photo type
         "errors names __version__",  # leaves
     )
 )
