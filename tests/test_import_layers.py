@@ -31,7 +31,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "models",  # networks and their registry
         "color devices imagefile",  # Lab and bins; devices; photo files
         "imageencode",  # output codes -> file bytes with metadata (imagefile, render, batch use it)
-        "imagemeta photo",  # what a file says about its pixels; the decoded-photo type
+        "imagemeta photo imageformats",  # file metadata; the decoded-photo type; readable formats
         "errors names __version__",  # leaves
     )
 )

@@ -44,6 +44,15 @@ def debug_enabled() -> bool:
     )
 
 
+def quiet_decoders() -> None:
+    """Unless ``--debug``: no libtiff lines on stderr for damaged TIFFs (each file that fails
+    still gets its one error line). Called by the commands that read many images."""
+    if not debug_enabled():
+        from autocolor.imageformats import silence_libtiff
+
+        silence_libtiff()
+
+
 # --------------------------------------------------------------------------- options
 
 
@@ -94,6 +103,30 @@ def gcp_options(f: F) -> F:
     return f
 
 
+def _parse_pixels(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:
+    if value is None:
+        return None
+    text = value.replace("_", "").replace(",", "").strip().upper()
+    scale = {"K": 10**3, "M": 10**6, "G": 10**9}.get(text[-1:], 1)
+    digits = text[:-1] if scale > 1 else text
+    if not digits.isdigit() or int(digits) * scale <= 0:
+        raise click.BadParameter(f"{value!r} is not a positive pixel count (e.g. 50000000 or 50M)")
+    return int(digits) * scale
+
+
+def max_pixels_option(f: F) -> F:
+    """``--max-pixels N``: refuse images whose header claims more pixels (decompression bombs)."""
+    return click.option(
+        "--max-pixels",
+        metavar="N",
+        default=None,
+        callback=_parse_pixels,
+        envvar="AUTOCOLOR_MAX_PIXELS",
+        help="Refuse images whose header claims more than N pixels (width x height; 50M = 50 million), "
+        "before decoding them. Default: sized to this machine's memory.",
+    )(f)
+
+
 def output_options(f: F) -> F:
     """``--overwrite``, ``--json``, ``--recursive/--no-recursive`` and ``--quiet``."""
     decorators = [
@@ -121,9 +154,9 @@ def output_options(f: F) -> F:
 
 
 def _supported_suffixes() -> frozenset[str]:
-    from autocolor.imagefile import SUPPORTED_SUFFIXES
+    from autocolor.imageformats import readable_suffixes
 
-    return frozenset(s.lower() for s in SUPPORTED_SUFFIXES)
+    return readable_suffixes()
 
 
 def _is_within(path: Path, folder: Path) -> bool:
@@ -140,21 +173,30 @@ def discover_inputs(
     recursive: bool = True,
     exclude: Sequence[Path] = (),
     skip_stem_suffix: str | None = None,
+    passed_over: list[tuple[str, str]] | None = None,
 ) -> tuple[list[InputFile], list[tuple[str, str]]]:
     """Expand the command's INPUT arguments into image files.
 
     A file argument (or ``-``) is taken as is, whatever its suffix (reading it reports the
     problem if it is not an image); a missing path too, so that it fails with a clear message
-    of its own. A folder contributes its files with a supported suffix, sorted, skipping
-    hidden names, the ``exclude`` folders (an output folder inside an input folder) and, with
-    ``skip_stem_suffix``, earlier outputs such as ``photo_color.jpg``.
+    of its own. A folder contributes its files in a format Pillow decodes (by suffix), sorted,
+    skipping hidden names, the ``exclude`` folders (an output folder inside an input folder) and,
+    with ``skip_stem_suffix``, earlier outputs such as ``photo_color.jpg``.
+
+    Args:
+        passed_over: if given, receives ``(path, reason)`` for every file (and hidden folder)
+            of a folder argument that is not taken, so the caller can report it; nothing in a
+            folder is passed over in silence.
 
     Returns:
         The inputs without duplicates, and ``(path, reason)`` for folders that could not be read.
     """
-    suffixes = _supported_suffixes()
+    from autocolor.imageformats import why_not_taken
+    from autocolor.video import VIDEO_SUFFIXES
+
     found: list[InputFile] = []
     problems: list[tuple[str, str]] = []
+    left: list[tuple[str, str]] = passed_over if passed_over is not None else []
     seen: set[str] = set()
 
     def add(item: InputFile) -> None:
@@ -174,16 +216,21 @@ def discover_inputs(
 
         for folder, dirs, files in os.walk(root, onerror=on_error):
             here = Path(folder)
-            dirs[:] = sorted(
-                d for d in dirs if not d.startswith(".") and not any(_is_within(here / d, e) for e in exclude)
-            )
+            mine = [d for d in dirs if not any(_is_within(here / d, e) for e in exclude)]
+            left.extend((str(here / d), "hidden folder, not searched") for d in sorted(mine) if d.startswith("."))
+            dirs[:] = sorted(d for d in mine if not d.startswith("."))
             if not recursive:
+                left.extend((str(here / d), "sub-folder, not searched (--no-recursive)") for d in dirs)
                 dirs[:] = []
             for name in sorted(files):
                 path = here / name
-                if name.startswith(".") or path.suffix.lower() not in suffixes:
-                    continue
-                if skip_stem_suffix and path.stem.endswith(skip_stem_suffix):
+                reason = why_not_taken(name)
+                if reason is not None and path.suffix.lower() in VIDEO_SUFFIXES and not name.startswith("."):
+                    reason = "a video: give video files one at a time (autocolor colorize FILE -o OUT)"
+                if reason is None and skip_stem_suffix and path.stem.endswith(skip_stem_suffix):
+                    reason = f"looks like an earlier output (*{skip_stem_suffix}.*)"
+                if reason is not None:
+                    left.append((str(path), reason))
                     continue
                 add(InputFile(str(path), root))
     return found, problems
@@ -277,11 +324,18 @@ class Progress:
             self._bar.advance(self._task, steps)
 
 
+def passed_over_results(passed_over: Iterable[tuple[str, str]]) -> list[ItemResult]:
+    """``skipped`` results (no output) for the files a folder walk did not take."""
+    return [ItemResult(path, None, "skipped", reason) for path, reason in passed_over]
+
+
 def print_summary(results: Iterable[ItemResult], *, quiet: bool) -> None:
     """Every failure as ``input: reason`` (always), then ``N ok, N skipped, N failed``.
 
-    A single input gets at most one line (its error, or why it was skipped); ``--quiet``
-    keeps only the failure lines.
+    Files that were not taken at all (not an image format, hidden, an earlier output: their
+    result has no output) are listed one per line with the reason; skips because the output
+    exists are only counted. A single input gets at most one line (its error, or why it was
+    skipped); ``--quiet`` keeps only the failure lines.
     """
     results = list(results)
     counts = {status: sum(r.status == status for r in results) for status in ("ok", "skipped", "failed")}
@@ -293,7 +347,18 @@ def print_summary(results: Iterable[ItemResult], *, quiet: bool) -> None:
     if len(results) == 1:
         click.echo(f"autocolor: skipped {results[0].input}: {results[0].error}", err=True)
         return
+    skipped = [r for r in results if r.status == "skipped"]
+    not_taken = [r for r in skipped if r.output is None]
+    for result in not_taken:
+        click.echo(f"autocolor: skipped {result.input}: {result.error}", err=True)
     line = f"autocolor: {counts['ok']} ok, {counts['skipped']} skipped, {counts['failed']} failed"
-    if counts["skipped"]:
-        line += " (skipped: output exists; --overwrite to redo)"
+    not_started = sum(str(r.error).startswith("not started") for r in skipped)
+    elsewhere = sum("another autocolor process" in str(r.error) for r in skipped)
+    exist = len(skipped) - len(not_taken) - not_started - elsewhere
+    notes = [f"{exist} output(s) exist; --overwrite to redo"] if exist else []
+    notes += [f"{elsewhere} done by another autocolor process"] if elsewhere else []
+    notes += [f"{not_started} not started"] if not_started else []
+    notes += [f"{len(not_taken)} file(s) not taken, listed above"] if not_taken else []
+    if notes:
+        line += f" ({'; '.join(notes)})"
     click.secho(line, err=True, fg="red" if counts["failed"] else None)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import save
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
@@ -26,7 +26,8 @@ from torch.utils.data import DataLoader
 from autocolor.data.folder import ColorImageFolder, CropSpec, EpochSampler
 from autocolor.errors import UsageError
 from autocolor.models.registry import create_model, model_info
-from autocolor.train.checkpoint import load_checkpoint, save_checkpoint
+from autocolor.train.checkpoint import load_checkpoint, remove_stale_temporaries, save_checkpoint
+from autocolor.train.checkpoint import write_atomically as _write_atomically
 from autocolor.train.config import TrainConfig
 from autocolor.train.distributed import DistInfo, all_reduce_mean, barrier, init_distributed, shutdown, sync_buffers
 from autocolor.train.objectives import Objective, ObjectiveContext, build_objective
@@ -79,6 +80,20 @@ def _unwrap(model: nn.Module) -> nn.Module:
     return model.module if isinstance(model, DistributedDataParallel) else model
 
 
+def _truncate_log(path: Path, step: int) -> None:
+    """Keep the lines of ``log.jsonl`` up to ``step`` (all of it is dropped for a fresh start)."""
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            if json.loads(line)["step"] <= step:
+                kept.append(line)
+        except (ValueError, KeyError, TypeError):  # a line cut short by a kill
+            continue
+    _write_atomically(path, "".join(f"{line}\n" for line in kept).encode())
+
+
 def _resolve_device(name: str, dist_local_rank: int) -> torch.device:
     from autocolor.devices import resolve_device
 
@@ -129,16 +144,23 @@ def _train(
     log: Callable[[str], None],
 ) -> TrainResult:
     run_dir = Path(config.train.out)
+    if dist.is_main and resume:
+        remove_stale_temporaries(run_dir)  # what a kill -9 mid-write left behind
     if config.train.threads > 0:
         torch.set_num_threads(config.train.threads)
     checkpoint = load_checkpoint(run_dir) if resume else None
-    if resume and checkpoint is None:
+    if resume and checkpoint is None and not (run_dir / "config.json").exists():
         raise UsageError(f"{run_dir}: nothing to resume (no {run_dir / 'latest.pt'})")
+    if resume and checkpoint is None and dist.is_main:
+        # Started, then killed before its first checkpoint: resuming is starting over.
+        log(f"{run_dir}: no checkpoint yet; starting from step 0")
     if not resume and (run_dir / "latest.pt").exists():
         raise UsageError(f"{run_dir}: a run already exists there; pass --resume to continue it or choose another --out")
     if dist.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
+        _write_atomically(run_dir / "config.json", json.dumps(config.to_dict(), indent=2).encode())
+        # Steps logged after the checkpoint we resume from are done again: drop their lines.
+        _truncate_log(run_dir / "log.jsonl", checkpoint["step"] if checkpoint is not None else 0)
     barrier(dist)
 
     seed = config.train.seed
@@ -158,7 +180,14 @@ def _train(
         data.val, CropSpec(size=data.val_size, train=False), min_chroma=data.min_chroma, limit=data.val_limit
     )
     if dist.is_main:
-        log(f"data: {len(train_set)} training images ({train_set.skipped} gray/unreadable skipped), {len(val_set)} validation")
+        broken = train_set.broken + val_set.broken
+        gray = train_set.skipped - len(train_set.broken)
+        log(
+            f"data: {len(train_set)} training images ({gray} gray skipped, {len(broken)} unreadable skipped), "
+            f"{len(val_set)} validation"
+        )
+        for path, reason in broken:  # every file left out is named, with why
+            log(f"skipped {path}: {reason}")
 
     info = model_info(config.model.name)
     model = create_model(config.model.name)
@@ -268,7 +297,8 @@ def _train(
     if dist.is_main and step >= config.train.steps:
         weights = run_dir / "model.safetensors"
         tensors = {k: v.detach().cpu().contiguous() for k, v in _unwrap(net).state_dict().items()}
-        save_file(tensors, str(weights), metadata={"arch": config.model.name, "steps": str(step)})
+        blob = save(tensors, metadata={"arch": config.model.name, "steps": str(step)})
+        _write_atomically(weights, blob)  # a kill mid-write leaves no half weights file
         log(f"finished: {weights}")
     barrier(dist)
     return TrainResult(step=step, run_dir=run_dir, weights=weights, last_metrics=last, model=_unwrap(net))
