@@ -25,16 +25,13 @@ from autocolor.cli.common import (
     InputFile,
     ItemResult,
     Progress,
-    check_output_folder,
     debug_enabled,
-    discover_inputs,
     ensure_parent,
     failure_reason,
-    gcp_options,
-    model_options,
-    output_options,
     print_summary,
 )
+from autocolor.cli.inputs import check_output_folder, discover_inputs
+from autocolor.cli.options import gcp_options, model_options, output_options
 from autocolor.errors import OutputError, UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
