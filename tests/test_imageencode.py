@@ -39,7 +39,7 @@ def test_metadata_and_pixels_survive_every_encoder(fmt: str) -> None:
     rgb = np.zeros((12, 16, 3), np.uint8)
     rgb[..., 0], rgb[..., 1], rgb[..., 2] = 200, 120, 40
     codes = rgb[..., ::-1] if layout.order == "BGR" else rgb
-    with Image.open(io.BytesIO(encode_codes(np.ascontiguousarray(codes), like, fmt, layout, quality=95))) as out:
+    with Image.open(io.BytesIO(b"".join(encode_codes(np.ascontiguousarray(codes), like, fmt, layout, quality=95)))) as out:
         assert out.format == fmt and out.size == (16, 12)
         assert out.info.get("icc_profile") == srgb_profile()
         assert out.getexif().get(0x010F) == "Camera maker"

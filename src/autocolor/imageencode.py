@@ -62,8 +62,10 @@ def output_layout(fmt: str, like: Photo) -> Layout:
     return Layout(bits=bits, order="BGR" if opencv else "RGB", alpha=like.alpha is not None and fmt in WITH_ALPHA)
 
 
-def encode_codes(codes: np.ndarray, like: Photo, fmt: str, layout: Layout, *, quality: int = 95) -> bytes:
-    """The bytes of an image file in format ``fmt`` from ``codes`` ``(H, W, 3|4)`` in ``layout``.
+def encode_codes(codes: np.ndarray, like: Photo, fmt: str, layout: Layout, *, quality: int = 95) -> list[memoryview]:
+    """The consecutive pieces of an image file in format ``fmt`` from ``codes`` ``(H, W, 3|4)`` in
+    ``layout`` (pieces: the encoder's own buffer is not copied to add metadata; ``b"".join``
+    them for the file's bytes).
 
     ``like`` gives the metadata: its EXIF (orientation already 1) and, when it had an ICC
     profile, an sRGB profile (the codes are sRGB).
@@ -85,10 +87,10 @@ def encode_codes(codes: np.ndarray, like: Photo, fmt: str, layout: Layout, *, qu
         options.update({k: v for k, v in (("icc_profile", icc), ("exif", like.exif)) if v})
     buffer = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(codes)).save(buffer, format=fmt, **options)
-    return buffer.getvalue()
+    return [buffer.getbuffer()]
 
 
-def _opencv(bgr: np.ndarray, fmt: str, icc: bytes | None, exif: bytes | None, quality: int) -> bytes:
+def _opencv(bgr: np.ndarray, fmt: str, icc: bytes | None, exif: bytes | None, quality: int) -> list[memoryview]:
     if fmt == "JPEG":
         ok, buffer = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
     elif fmt == "PNG":
@@ -97,14 +99,14 @@ def _opencv(bgr: np.ndarray, fmt: str, icc: bytes | None, exif: bytes | None, qu
         ok, buffer = cv2.imencode(".tiff", bgr)
     if not ok:
         raise ValueError(f"OpenCV could not encode a {bgr.dtype.itemsize * 8}-bit {fmt}")
-    data = buffer.tobytes()
+    data = memoryview(buffer).cast("B")  # OpenCV's buffer as it is: no copy
     if fmt == "JPEG":
-        return jpeg_with_metadata(data, icc, exif)
-    if fmt == "PNG":
-        return png_with_metadata(data, icc, exif)
-    if icc or exif:
+        return _jpeg_pieces(data, icc, exif)
+    if fmt == "PNG" and (icc or exif):
+        return [memoryview(png_with_metadata(data.tobytes(), icc, exif))]
+    if fmt == "TIFF" and (icc or exif):
         log.info("16-bit TIFF output carries no EXIF/ICC metadata")
-    return data
+    return [data]
 
 
 def _segment(marker: int, payload: bytes) -> bytes:
@@ -118,7 +120,12 @@ def jpeg_with_metadata(jpeg: bytes, icc: bytes | None, exif: bytes | None) -> by
     profile longer than one segment is split as the ICC specification says. Raises
     :class:`ValueError` when the EXIF does not fit in one segment (as Pillow does).
     """
-    if jpeg[:2] != b"\xff\xd8":
+    return b"".join(_jpeg_pieces(memoryview(jpeg), icc, exif))
+
+
+def _jpeg_pieces(jpeg: memoryview, icc: bytes | None, exif: bytes | None) -> list[memoryview]:
+    """:func:`jpeg_with_metadata` as pieces of the original buffer around the new segments."""
+    if bytes(jpeg[:2]) != b"\xff\xd8":
         raise ValueError("not a JPEG stream")
     segments = b""
     if exif:
@@ -131,6 +138,8 @@ def jpeg_with_metadata(jpeg: bytes, icc: bytes | None, exif: bytes | None) -> by
         for number, chunk in enumerate(chunks, start=1):
             segments += _segment(0xE2, b"ICC_PROFILE\x00" + bytes((number, len(chunks))) + chunk)
     position = 2
-    if jpeg[2:4] == b"\xff\xe0":  # keep JFIF first, as viewers expect
+    if bytes(jpeg[2:4]) == b"\xff\xe0":  # keep JFIF first, as viewers expect
         position = 4 + int.from_bytes(jpeg[4:6], "big")
-    return jpeg[:position] + segments + jpeg[position:]
+    if not segments:
+        return [jpeg]
+    return [jpeg[:position], memoryview(segments), jpeg[position:]]

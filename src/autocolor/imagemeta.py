@@ -143,6 +143,30 @@ def tiff_without_orientation(tiff: bytes) -> bytes:
     return tiff
 
 
+_PNG_PIXEL_CHUNKS = frozenset({b"IHDR", b"PLTE", b"tRNS", b"IDAT", b"IEND"})
+
+
+def png_pixel_chunks(png: bytes) -> bytes:
+    """The PNG with only the chunks that define its pixels (IHDR, PLTE, tRNS, IDAT, IEND).
+
+    For OpenCV's 16-bit decode: metadata was read by Pillow already, and libpng prints a
+    warning on stderr for every damaged ancillary chunk (iCCP, eXIf, text) it parses.
+    A file whose chunk structure does not parse is returned unchanged.
+    """
+    if not png.startswith(b"\x89PNG\r\n\x1a\n"):
+        return png
+    kept, pos = [png[:8]], 8
+    while pos + 12 <= len(png):
+        length = int.from_bytes(png[pos : pos + 4], "big")
+        end = pos + 12 + length
+        if end > len(png):
+            return png
+        if png[pos + 4 : pos + 8] in _PNG_PIXEL_CHUNKS:
+            kept.append(png[pos:end])
+        pos = end
+    return b"".join(kept)
+
+
 def _png_chunk(kind: bytes, payload: bytes) -> bytes:
     crc = zlib.crc32(kind + payload).to_bytes(4, "big")
     return len(payload).to_bytes(4, "big") + kind + payload + crc

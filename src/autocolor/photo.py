@@ -56,6 +56,9 @@ class Photo:
         self.was_color = was_color
         self.codes = codes
         self.lightness_table = lightness_table
+        held = lightness if lightness is not None else codes
+        assert held is not None
+        self._shape = (int(held.shape[0]), int(held.shape[1]))
 
     def __repr__(self) -> str:
         held = "codes" if self.codes is not None else "lightness"
@@ -64,9 +67,12 @@ class Photo:
     @property
     def shape(self) -> tuple[int, int]:
         """(height, width) in pixels, upright."""
-        held = self._lightness if self._lightness is not None else self.codes
-        assert held is not None
-        return held.shape[0], held.shape[1]
+        return self._shape
+
+    def drop_pixels(self) -> None:
+        """Let go of the pixel data (L* or codes, alpha) once the output is rendered; the size
+        and the metadata stay, for writing. Reading :attr:`lightness` afterwards is an error."""
+        self._lightness = self.codes = self.lightness_table = self.alpha = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -83,6 +89,8 @@ class Photo:
         """
         if self._lightness is not None:
             return self._lightness
+        if self.codes is None:
+            raise ValueError(f"{self.source}: the pixels were dropped (drop_pixels)")
         return self.lightness_rows(0, self.shape[0])
 
     def lightness_rows(self, top: int, bottom: int, out: np.ndarray | None = None) -> np.ndarray:
@@ -103,9 +111,20 @@ class Photo:
             np.take(self.lightness_table, codes, out=out)
         return out
 
+    def code_rows(self, table: np.ndarray, top: int, bottom: int, out: np.ndarray) -> np.ndarray:
+        """``table`` (float32, one entry per code) looked up at the codes of rows ``top .. bottom``
+        into ``out``; only for a photo holding codes."""
+        if self.codes is None:
+            raise ValueError("code_rows needs a photo that holds codes")
+        codes = self.codes[top:bottom]
+        if codes.dtype == np.uint8:
+            cv2.LUT(codes, table, dst=out)
+        else:
+            np.take(table, codes, out=out)
+        return out
+
     @property
     def nbytes(self) -> int:
         """Bytes of pixel data held (L* or codes, and alpha)."""
         held = self._lightness if self._lightness is not None else self.codes
-        assert held is not None
-        return held.nbytes + (self.alpha.nbytes if self.alpha is not None else 0)
+        return (held.nbytes if held is not None else 0) + (self.alpha.nbytes if self.alpha is not None else 0)

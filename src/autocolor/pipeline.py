@@ -43,7 +43,7 @@ from autocolor.devices import autocast_context, inference_dtype, resolve_device
 from autocolor.errors import OutputError, UsageError
 from autocolor.hints import Hint, HintMaps, rasterize_hints, stack_hint_maps
 from autocolor.imageencode import Layout, output_layout
-from autocolor.imagefile import Photo, output_format, read_photo, same_file, write_codes
+from autocolor.imagefile import SUPPORTED_SUFFIXES, Photo, output_format, read_photo, same_file, write_codes
 from autocolor.models.fusion import fuse_conv_batchnorm
 from autocolor.models.registry import ModelInfo, create_model, model_info
 
@@ -196,6 +196,9 @@ class Colorizer:
             self.net = load_model(model, self.device, pretrained=pretrained, offline=offline)
         else:
             self.net = model.to(self.device).eval()
+        if self.device.type == "cuda":
+            # NHWC lets cuDNN use tensor cores for the bf16 convolutions under autocast.
+            self.net = self.net.to(memory_format=torch.channels_last)
         self.model_name = info.name if info is not None else type(self.net).__name__
         if output_kind_of(self.net) != kind:
             raise ValueError(f"{self.model_name}: registry says {kind!r} output, network says otherwise")
@@ -303,7 +306,14 @@ class Colorizer:
                     self.predict_low(small[i : i + 1], None if hints is None else (hints[0][i : i + 1], hints[1][i : i + 1]))
                     for i in range(small.shape[0])
                 ])
-            return self._decode(small.to(self.device, non_blocking=True), hints).cpu()
+            return self._decode(self._to_device(small), hints).cpu()
+
+    def _to_device(self, small: torch.Tensor) -> torch.Tensor:
+        """The batch on the network's device: on CUDA through pinned host memory with an
+        asynchronous copy, in channels-last layout; on the CPU as it is."""
+        if self.device.type != "cuda":
+            return small
+        return small.pin_memory().to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
 
     def render(self, photo: Photo, ab_low: np.ndarray, layout: Layout = Layout(), *, threads: int = 1) -> np.ndarray:
         """The full-resolution colour work, straight to output codes, a strip at a time.
@@ -422,7 +432,11 @@ _FORMAT_SUFFIX = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "tif": ".tif", "
 
 
 def output_suffix(input_path: str | Path, format: str | None) -> str:
-    """Suffix of an output derived from ``input_path``: ``format``'s, else the input's (``.png`` for stdin)."""
+    """Suffix of an output derived from ``input_path``: ``format``'s, else the input's.
+
+    ``.png`` for stdin and for inputs in a format autocolor does not write (GIF, PCX, PPM,
+    JPEG 2000, ...): PNG keeps every pixel of those losslessly.
+    """
     if format:
         try:
             return _FORMAT_SUFFIX[format.lower()]
@@ -431,7 +445,8 @@ def output_suffix(input_path: str | Path, format: str | None) -> str:
                 f"unknown output format {format!r}; choose from: png, jpg, tif, webp"
             ) from None
     suffix = Path(str(input_path)).suffix
-    return suffix if suffix and str(input_path) != "-" else ".png"
+    writable = suffix.lower() in SUPPORTED_SUFFIXES
+    return suffix if writable and str(input_path) != "-" else ".png"
 
 
 def default_output_path(input_path: str | Path, format: str | None = None) -> Path:

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 import numpy as np
 
-from autocolor.color.fastlab import LabRowsEncoder
+from autocolor.color.fastlab import LabRowsEncoder, lightness_tables
 from autocolor.color.strips import AreaShrink, LinearRows
 from autocolor.color.upsample import DEFAULT_EPS, DEFAULT_RADIUS, METHODS, guided_maps
 from autocolor.imageencode import Layout
@@ -147,7 +147,10 @@ def _render_band(
 ) -> None:
     width = photo.shape[1]
     encoder = LabRowsEncoder(width, rows, bits=layout.bits, order=layout.order)
-    lightness, a, b, scratch, detail = (np.empty((rows, width), dtype=np.float32) for _ in range(5))
+    lightness, a, b, scratch, detail, fy, y = (np.empty((rows, width), dtype=np.float32) for _ in range(7))
+    # Gray photos held as codes: (L* + 16) / 116 and the luminance through tables too.
+    tables = lightness_tables(photo.lightness_table) if photo.codes is not None and photo.lightness_table is not None else None
+    rows_of = maps.reader()
     top_code = float((1 << layout.bits) - 1)
     for top in range(band[0], band[1], rows):
         bottom = min(band[1], top + rows)
@@ -156,17 +159,23 @@ def _render_band(
         strip_a, strip_b, tmp = a[:count], b[:count], scratch[:count]
         if guided:
             # Same operations, in the same order, as the whole-image guided upsampling.
-            strip_d = maps.rows(8, top, bottom, detail[:count])
+            strip_d = rows_of.rows(8, top, bottom, detail[:count])
             np.subtract(strip_l, strip_d, out=strip_d)
             for channel, strip in ((0, strip_a), (1, strip_b)):
-                maps.rows(channel, top, bottom, strip)
-                strip += np.multiply(maps.rows(2 + channel, top, bottom, tmp), strip_d, out=tmp)
-                np.maximum(strip, maps.rows(4 + channel, top, bottom, tmp), out=strip)
-                np.minimum(strip, maps.rows(6 + channel, top, bottom, tmp), out=strip)
+                rows_of.rows(channel, top, bottom, strip)
+                strip += np.multiply(rows_of.rows(2 + channel, top, bottom, tmp), strip_d, out=tmp)
+                np.maximum(strip, rows_of.rows(4 + channel, top, bottom, tmp), out=strip)
+                np.minimum(strip, rows_of.rows(6 + channel, top, bottom, tmp), out=strip)
         else:
-            maps.rows(0, top, bottom, strip_a)
-            maps.rows(1, top, bottom, strip_b)
-        encoder.encode(strip_l, strip_a, strip_b, out[top:bottom, :, :3])
+            rows_of.rows(0, top, bottom, strip_a)
+            rows_of.rows(1, top, bottom, strip_b)
+        if tables is not None:
+            strip_fy = photo.code_rows(tables[0], top, bottom, fy[:count])
+            strip_y = photo.code_rows(tables[1], top, bottom, y[:count])
+            encoder.encode(strip_l, strip_a, strip_b, out[top:bottom, :, :3], strip_fy, strip_y)
+        else:
+            encoder.encode(strip_l, strip_a, strip_b, out[top:bottom, :, :3])
         if layout.alpha:
             alpha = photo.alpha[top:bottom] if photo.alpha is not None else np.ones((count, width), np.float32)
             out[top:bottom, :, 3] = np.rint(np.clip(alpha, 0.0, 1.0) * top_code)
+    encoder.flush()

@@ -82,14 +82,17 @@ def test_folder_mirrors_tree_and_skips_existing(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     made = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     assert made == ["a.png", "sub/b.jpg", "sub/deeper/c.tif"]
-    assert "3 ok, 0 skipped, 0 failed" in result.stderr
+    # The files not taken are listed with their reason, never passed over in silence.
+    assert "3 ok, 2 skipped, 0 failed (2 file(s) not taken, listed above)" in result.stderr
+    assert "notes.txt: .txt is not an image format autocolor reads" in result.stderr
+    assert ".hidden.png: hidden file" in result.stderr
 
     (out / "sub" / "b.jpg").unlink()
     again = run(str(tmp_path / "scans"), "-o", str(out), *TINY, "--json")
     assert again.exit_code == 0
     status = {Path(r["input"]).name: r["status"] for r in map(json.loads, again.stdout.splitlines())}
-    assert status == {"a.png": "skipped", "b.jpg": "ok", "c.tif": "skipped"}
-    assert "1 ok, 2 skipped, 0 failed" in again.stderr
+    assert status == {"a.png": "skipped", "b.jpg": "ok", "c.tif": "skipped", "notes.txt": "skipped", ".hidden.png": "skipped"}
+    assert "1 ok, 4 skipped, 0 failed (2 output(s) exist; --overwrite to redo; 2 file(s) not taken" in again.stderr
 
 
 def test_no_recursive_and_png_format_in_folder_mode(tmp_path: Path) -> None:
@@ -118,8 +121,10 @@ def test_folder_without_output_writes_beside_and_ignores_earlier_outputs(tmp_pat
     assert (tmp_path / "album" / "sub" / "y_color.png").is_file()
     again = run(str(tmp_path / "album"), *TINY, "--json")
     records = [json.loads(line) for line in again.stdout.splitlines()]
-    assert sorted(Path(r["input"]).name for r in records) == ["x.png", "y.png"]
+    assert sorted(Path(r["input"]).name for r in records) == ["x.png", "x_color.png", "y.png", "y_color.png"]
     assert {r["status"] for r in records} == {"skipped"}
+    earlier = [r["error"] for r in records if "_color" in r["input"]]
+    assert earlier == ["looks like an earlier output (*_color.*)"] * 2
     assert not list((tmp_path / "album").rglob("*_color_color*"))
 
 

@@ -81,7 +81,7 @@ def test_raw_frames_to_a_file(tmp_path: Path) -> None:
 
 def test_help_lists_the_video_options() -> None:
     result = CliRunner().invoke(main, ["colorize", "--help"])
-    for option in ("--start", "--end", "--smoothing", "--raw", "--raw-format", "--video-codec", "reel.mp4"):
+    for option in ("--start", "--end", "--smoothing", "--raw", "--raw-format", "--video-codec", "--resume", "reel.mp4"):
         assert option in result.output
 
 
@@ -108,3 +108,20 @@ def test_photo_only_options_are_refused_for_videos(tmp_path: Path, extra: list[s
     result = run(str(source), *extra)
     assert result.exit_code == 2 and f"{flag}: for photos only" in result.stderr
     assert not (tmp_path / "reel_color.mp4").exists()
+
+
+def test_audio_the_output_cannot_hold_is_left_out_with_a_warning(tmp_path: Path) -> None:
+    source = make_clip(tmp_path / "reel.mp4", frames=4, audio="aac")
+    result = run(str(source), "-o", str(tmp_path / "reel.webm"))
+    assert result.exit_code == 0, result.output
+    assert "audio (aac) cannot go into .webm" in result.stderr and "try .mkv" in result.stderr
+    after = probe(tmp_path / "reel.webm")
+    assert after["frames"] == 4 and after["audio"] == []
+
+
+def test_resume_flag_runs_in_segments_and_cleans_up(tmp_path: Path) -> None:
+    source = make_clip(tmp_path / "reel.mp4", frames=8)
+    result = run(str(source), "--resume")
+    assert result.exit_code == 0, result.output
+    assert probe(tmp_path / "reel_color.mp4")["frames"] == 8
+    assert sorted(os.listdir(tmp_path)) == ["reel.mp4", "reel_color.mp4"]  # no .parts folder left

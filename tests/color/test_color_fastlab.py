@@ -16,6 +16,7 @@ def encode(lightness: np.ndarray, ab: np.ndarray, *, rows: int, bits: int = 8, o
     out = np.empty((height, width, 3), np.uint8 if bits == 8 else np.uint16)
     for top in range(0, height, rows):
         encoder.encode(lightness[top : top + rows], ab[0, top : top + rows].copy(), ab[1, top : top + rows].copy(), out[top : top + rows])
+    encoder.flush()
     return out
 
 

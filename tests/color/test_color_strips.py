@@ -43,4 +43,5 @@ def test_linear_rows_are_the_rows_of_opencv_bilinear(height: int, width: int, lo
         for top in range(0, height, 7):
             bottom = min(height, top + 7)
             got = rows.rows(channel, top, bottom, out[: bottom - top])
-            np.testing.assert_allclose(got, expected[top:bottom], atol=1e-4)
+            # Float rounding: OpenCV widens a lone row with another summation order (~2e-4 of 100).
+            np.testing.assert_allclose(got, expected[top:bottom], atol=1e-3)

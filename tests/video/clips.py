@@ -26,10 +26,13 @@ def make_clip(
     audio: str | None = "aac",
     title: str | None = "test reel",
     rotation: int = 0,
+    sample_aspect_ratio: Fraction | None = None,
+    ticks: list[int] | None = None,
 ) -> Path:
     """Write a clip (codec by suffix: VP9 for .webm, MPEG-4 for .avi, else H.264).
 
     Audio (``"aac"``, ``"libopus"``, ``"mp3"``... or ``None``): a 440 Hz mono tone as long as the video.
+    ``ticks``: each frame's timestamp in 1/fps units (a variable frame rate); default 0, 1, 2, ...
     """
     import av
 
@@ -44,6 +47,8 @@ def make_clip(
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         if rotation:
             video.set_display_rotation(rotation)
+        if sample_aspect_ratio:
+            video.codec_context.sample_aspect_ratio = sample_aspect_ratio
         sound = None
         if audio:
             sound = container.add_stream(audio, rate=48000)
@@ -52,7 +57,7 @@ def make_clip(
         samples = 0
         for i in range(frames):
             frame = av.VideoFrame.from_ndarray(clip_frame(i, width, height), format="rgb24")
-            frame.pts, frame.time_base = i, Fraction(1, fps)
+            frame.pts, frame.time_base = (ticks[i] if ticks else i), Fraction(1, fps)
             container.mux(video.encode(frame))
             while sound is not None and samples < (i + 1) * 48000 // fps:
                 size_ = sound.codec_context.frame_size or 1024

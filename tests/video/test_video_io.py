@@ -45,6 +45,14 @@ def test_frames_rate_duration_audio_and_tags_survive(tmp_path: Path, suffix: str
     assert after["metadata"]["title"] == "test reel"
 
 
+def test_variable_frame_rate_timestamps_are_kept(tmp_path: Path) -> None:
+    ticks = [0, 1, 2, 5, 6, 7, 12, 13]  # gaps, as in a recording that dropped frames
+    source = make_clip(tmp_path / "vfr.mkv", frames=len(ticks), audio=None, ticks=ticks)
+    target = tmp_path / "out.mkv"
+    remux(source, target)
+    np.testing.assert_allclose(probe(target)["times"], np.array(ticks) / 25, atol=1e-3)
+
+
 def test_pixels_round_trip_through_the_encoder(tmp_path: Path) -> None:
     source = make_clip(tmp_path / "in.mp4", frames=5, audio=None)
     with VideoReader(source) as reader:
@@ -76,14 +84,27 @@ def test_display_rotation_is_kept(tmp_path: Path) -> None:
     with VideoReader(source) as reader:
         assert next(iter(reader.frames())).rotation == 90
     with VideoReader(source) as reader:
+        frames = list(reader.frames())
         copier = AudioCopier(source, None, None)
-        writer = VideoWriter(tmp_path / "out.mp4", reader.info, choose_codec("out.mp4"), audio=copier)
-        for frame in reader.frames():
-            writer.write(frame.rgb, frame.pts, frame.rotation)
+        out = tmp_path / "out.mp4"
+        writer = VideoWriter(out, reader.info, choose_codec(out), audio=copier, rotation=frames[0].rotation)
+        for frame in frames:
+            writer.write(frame.rgb, frame.pts)
         writer.close()
         copier.close()
     with av.open(str(tmp_path / "out.mp4")) as container:
         assert next(container.decode(video=0)).rotation == 90
+
+
+def test_anamorphic_pixels_keep_their_shape(tmp_path: Path) -> None:
+    import av
+    from fractions import Fraction
+
+    source = make_clip(tmp_path / "wide.mkv", frames=3, audio=None, sample_aspect_ratio=Fraction(4, 3))
+    target = tmp_path / "out.mkv"
+    remux(source, target)
+    with av.open(str(target)) as container:
+        assert container.streams.video[0].codec_context.sample_aspect_ratio == Fraction(4, 3)
 
 
 def test_odd_sized_video_keeps_its_size(tmp_path: Path) -> None:
@@ -97,6 +118,29 @@ def test_odd_sized_video_keeps_its_size(tmp_path: Path) -> None:
         writer.write(np.full((49, 65, 3), 100 + i, np.uint8), i * round(1 / 25 / odd.time_base))
     writer.close()
     assert probe(target)["size"] == (65, 49) and probe(target)["frames"] == 3
+
+
+def test_audio_a_container_refuses_at_its_header_is_left_out(tmp_path: Path) -> None:
+    source = make_clip(tmp_path / "in.mkv", frames=6, audio="libopus")  # Opus: fine in .mkv, not in .mov
+    target = tmp_path / "out.mov"
+    with VideoReader(source) as reader:
+        copier = AudioCopier(source, None, None)
+        writer = VideoWriter(target, reader.info, choose_codec(target), audio=copier)
+        for frame in reader.frames():
+            writer.write(frame.rgb, frame.pts)
+        writer.close()
+        copier.close()
+    assert writer.refused_audio == ["opus"]
+    assert probe(target)["frames"] == 6 and probe(target)["audio"] == []
+
+
+def test_avi_counts_frames_at_the_source_rate(tmp_path: Path) -> None:
+    source = make_clip(tmp_path / "in.mkv", frames=6, audio=None)  # Matroska's clock: 1/1000 s
+    target = tmp_path / "out.avi"
+    remux(source, target)
+    after = probe(target)
+    assert after["fps"] == 25 and after["frames"] == 6
+    np.testing.assert_allclose(np.diff(after["times"]), 0.04, atol=1e-3)
 
 
 def test_codec_choice_by_suffix_and_unknown_codec() -> None:

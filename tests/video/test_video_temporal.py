@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from autocolor.video.flow import FlowEstimator
-from autocolor.video.temporal import TemporalSettings, TemporalState, confidence
+from autocolor.video.temporal import TemporalSettings, TemporalState, confidence, flow_scale
 
 from .test_video_flow import texture
 
@@ -97,3 +97,10 @@ def test_reset_and_shape_change_start_over() -> None:
 def test_settings_are_checked(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         TemporalSettings(**kwargs)  # type: ignore[arg-type]
+
+
+def test_flow_grid_scale() -> None:
+    assert flow_scale((64, 64), (720, 1280), 128) == 2  # cic.lite's grid, 720p
+    assert flow_scale((64, 64), (100, 100), 256) == 1  # never finer than the frame
+    assert flow_scale((8, 8), (48, 64), 128) == 6
+    assert flow_scale((4, 4), (6, 6), 128) == 4  # DIS needs 12+ px: 16 at least

@@ -38,19 +38,21 @@ def ensure_parent(output: str) -> None:
 def read_input(job: Job, *, max_pixels: int | None = None) -> Photo:
     """Decode ``job``'s input (``"-"``: stdin). Raises :class:`autocolor.errors.InputImageError`.
 
-    ``max_pixels``: the decompression-bomb limit (default :func:`autocolor.imagefile.read_photo`'s).
+    ``max_pixels``: the decompression-bomb limit (default: the job's ``--max-pixels``, else
+    :func:`autocolor.imagefile.read_photo`'s machine-sized one).
     """
     from autocolor.imagefile import read_photo
 
-    return read_photo(job.item.path) if max_pixels is None else read_photo(job.item.path, max_pixels=max_pixels)
+    return read_photo(job.item.path, max_pixels=job.max_pixels if max_pixels is None else max_pixels)
 
 
 def estimate_memory(job: Job, format: str | None) -> tuple[int, str] | None:
     """``(bytes, "WxH")``: the memory ``job``'s photo will hold in flight, from its header only
     (:func:`autocolor.batch.memory.photo_bytes`); None for stdin or a file Pillow cannot parse
-    (reading it then reports the problem)."""
+    (reading it then reports the problem). Raises :class:`InputImageError` for a photo above the
+    job's pixel limit (``--max-pixels``)."""
     from autocolor.batch.memory import photo_bytes
-    from autocolor.imagefile import peek_header
+    from autocolor.imagefile import check_pixels, peek_header
 
     if job.item.path == STDIO:
         return None
@@ -58,6 +60,7 @@ def estimate_memory(job: Job, format: str | None) -> tuple[int, str] | None:
         width, height, mode, bits, size = peek_header(job.item.path)
     except Exception:  # noqa: BLE001 - not readable as an image: read_input says why
         return None
+    check_pixels(job.item.path, width, height, job.max_pixels)  # --max-pixels answers first
     output_png = Path(job.output).suffix.lower() in (".png", ".tif", ".tiff") if format is None else format.lower() in ("png", "tif", "tiff")
     return photo_bytes(width, height, mode=mode, bits=bits, file_bytes=size, output_png=output_png), f"{width}x{height}"
 
@@ -67,17 +70,21 @@ def render_and_write(
 ) -> str:
     """The full-resolution stage of one job: colour ``photo`` from the network's ``ab_low``
     straight into the codes its output format wants, encode, and write ``job.output``
-    atomically (with the photo's alpha, bit depth and metadata).
+    atomically (with the photo's alpha, bit depth and metadata). The photo's pixels are
+    dropped once rendered (:meth:`~autocolor.photo.Photo.drop_pixels`).
 
     Returns the written path, or ``"-"`` for stdout. Raises :class:`OutputError` (and
     whatever rendering raises).
     """
+    from autocolor.batch.memory import give_back_free_memory
     from autocolor.imageencode import output_layout
     from autocolor.imagefile import output_format, write_codes
 
     fmt = output_format(job.output, format, default=photo.format)  # a bad name fails before the work
     layout = output_layout(fmt, photo)
+    give_back_free_memory()  # what decoding and the network freed, before the big output array
     codes = colorizer.render(photo, ab_low, layout, threads=threads)
+    photo.drop_pixels()  # encoding needs only the codes and the metadata: memory back before it
     if job.output != STDIO:
         ensure_parent(job.output)
     written = write_codes(job.output, codes, photo, fmt, layout)
@@ -112,6 +119,21 @@ def process_one(job: Job, colorizer: Colorizer, *, format: str | None = None, de
     """
     if job.result is not None:
         return job.result
+    from autocolor.batch.claims import claim_job
+
+    held, decided = claim_job(job, time.time())  # another process may share the output folder
+    if decided is not None:
+        decided.model = colorizer.model_name
+        job.result = decided
+        return decided
+    try:
+        return _process_claimed(job, colorizer, format=format, debug=debug)
+    finally:
+        if held is not None:
+            held.release()
+
+
+def _process_claimed(job: Job, colorizer: Colorizer, *, format: str | None, debug: bool) -> ItemResult:
     start = time.perf_counter()
     result = ItemResult(job.item.path, job.output, "failed", model=colorizer.model_name)
     try:

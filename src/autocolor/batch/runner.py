@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from autocolor.batch.claims import Claim, claim_job, sweep_outputs
 from autocolor.batch.item import estimate_memory, failed, read_input, render_and_write
 from autocolor.batch.memory import MIN_PHOTO_BUDGET, MemoryBudget, format_size, resident_bytes
 from autocolor.errors import InputImageError, UsageError
@@ -144,6 +145,11 @@ def run_batch(
                 f"libraries already take {format_size(baseline)}"
             )
         pipeline.budget = MemoryBudget(max_memory - baseline)
+    # Another run may share the output folder: what dead runs left there goes, and each file
+    # is claimed before its work starts (autocolor.batch.claims).
+    sweep_outputs(job.output for job in jobs if job.result is None)
+    since = time.time()
+    claims: dict[int, Claim] = {}
     results: list[ItemResult] = []
     finished: dict[int, ItemResult] = {}
     next_admit = next_report = in_flight = 0
@@ -160,6 +166,8 @@ def run_batch(
             while True:
                 while next_report in finished:
                     result = finished.pop(next_report)
+                    if next_report in claims:
+                        claims.pop(next_report).release()
                     jobs[next_report].result = result
                     results.append(result)
                     if on_result is not None:
@@ -173,7 +181,15 @@ def run_batch(
                 job = jobs[next_admit]
                 if job.result is not None:
                     finished[next_admit] = job.result
+                    next_admit += 1
+                    continue
+                held, decided = claim_job(job, since)
+                if decided is not None:  # another process has it, or its folder cannot be made
+                    decided.model = pipeline.model
+                    finished[next_admit] = decided
                 else:
+                    if held is not None:
+                        claims[next_admit] = held
                     pipeline.submit(next_admit, job)
                     in_flight += 1
                 next_admit += 1
@@ -193,6 +209,8 @@ def run_batch(
     finally:
         pipeline.close(abort=not normal_exit)
         stack.close()
+        for held in claims.values():
+            held.release()
     return results
 
 
@@ -316,8 +334,9 @@ class _Pipeline:
                 self._reserve(work)
                 if self.abort.is_set():  # the run ended while this file waited for memory
                     continue
-                # With a budget, the estimate checked above is the decompression-bomb guard.
-                work.photo = read_input(work.job, max_pixels=None if self.budget is None else 1 << 62)
+                # Two guards before decoding: the memory estimate above (--max-memory) and, in
+                # the header parse, the pixel limit (--max-pixels); each names its option.
+                work.photo = read_input(work.job)
                 work.small = self.colorizer.network_input(work.photo)
                 work.hints = self.colorizer.hint_maps(work.job.hints, work.small[0, 0], work.photo.shape)
             except Exception as exc:  # noqa: BLE001 - a bad file fails alone

@@ -14,6 +14,7 @@ import importlib.util
 import os
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -124,6 +125,10 @@ class AutocolorGroup(LazyGroup):
         **extra: Any,
     ) -> Any:
         self.debug = bool(os.environ.get("AUTOCOLOR_DEBUG"))
+        if not self.debug and "--debug" not in (sys.argv[1:] if args is None else list(args)):
+            # Pillow warns (several lines, with its source line) about the damaged files it
+            # still reads; such a file either works or fails with our one-line error.
+            warnings.filterwarnings("ignore", module=r"PIL(\.|$)")
         try:
             result = super().main(args, prog_name or "autocolor", complete_var, standalone_mode=False, **extra)
             code = result if isinstance(result, int) else 0

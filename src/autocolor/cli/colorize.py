@@ -25,14 +25,14 @@ from autocolor.cli.common import (
     STDIO,
     ItemResult,
     Progress,
-    check_output_folder,
     debug_enabled,
-    gcp_options,
-    model_options,
-    output_options,
+    passed_over_results,
     print_summary,
-    refuse_terminal_stdout,
+    quiet_decoders,
 )
+from autocolor.cli.inputs import check_output_folder, refuse_terminal_stdout
+from autocolor.cli.options import gcp_options, max_pixels_option, model_options, output_options
+from autocolor.cli.stopping import StopOnSignal, not_started
 from autocolor.cli.scaleout import ScaleOut, gather_inputs, open_manifest, run_on_ray, scaleout_options, select_shard
 from autocolor.cli.video import run_video_command, video_options, wants_video
 from autocolor.errors import UsageError
@@ -84,6 +84,7 @@ FORMATS = ("png", "jpg", "jpeg", "tif", "tiff", "webp")
     default=None,
     help="Output format (default: from the output name, else the input's).",
 )
+@max_pixels_option
 @click.option(
     "--max-memory",
     metavar="SIZE",
@@ -110,6 +111,7 @@ def colorize_command(
     temperature: float | None,
     upsample: str,
     format_: str | None,
+    max_pixels: int | None,
     max_memory: str,
     hint_texts: tuple[str, ...],
     hints_file: Path | None,
@@ -154,10 +156,15 @@ def colorize_command(
       autocolor colorize scans/ -o out/ --shard 3/8 --manifest run-3.jsonl   # job 3 of 8
       find scans -name '*.tif' -print0 | autocolor colorize --files-from - -o out/
       autocolor colorize scans/ -o out/ --ray --ray-address auto   # on a Ray cluster
+      autocolor colorize huge_scans/ -o out/ --max-pixels 400M     # allow bigger photos
 
     In folders without -o, files named *_color.* are taken for earlier outputs and left alone.
     Videos (.mp4 .mov .mkv .avi .webm ...) are given as files; the model and decoding options
     apply to them, hints and --shard/--ray/--files-from/--manifest do not.
+
+    SIGINT (Ctrl-C) or SIGTERM stops after the photos in progress, prints the summary with the
+    files not started and exits 130 / 143; running the same command again finishes the rest.
+    Several runs may share one output folder: each file is claimed by one of them.
     """
     if as_json and output == STDIO:
         raise UsageError("--json prints to stdout, so the image cannot go there too; use -o FILE")
@@ -167,11 +174,14 @@ def colorize_command(
         ctx.exit(run_video_command(ctx.params))
     scale = ScaleOut(files_from, shard, manifest, use_ray, ray_address, ray_actors)
     scale.check(inputs, output)
+    passed_over: list[tuple[str, str]] = []  # files a folder walk left, reported with the reason
     items, unreadable, folder = gather_inputs(
-        scale, inputs, output, recursive=recursive, skip_stem_suffix=OUTPUT_TAG if output is None else None
-    )
+        scale, inputs, output, recursive=recursive, skip_stem_suffix=OUTPUT_TAG if output is None else None,
+        passed_over=passed_over,
+    )  # fmt: skip
     if not items and not unreadable:
-        raise UsageError(f"no supported images found in: {', '.join(inputs or [str(files_from)])}")
+        left = f" ({len(passed_over)} other file(s) not taken, e.g. {': '.join(passed_over[0])})" if passed_over else ""
+        raise UsageError(f"no supported images found in: {', '.join(inputs or [str(files_from)])}{left}")
     if folder:
         check_output_folder(str(output))
     hints = assign_hints(items, hint_texts, hints_file, hint_radius)  # before sharding: a hint file covers all
@@ -180,6 +190,7 @@ def colorize_command(
     jobs = plan_jobs(items, output, folder=folder, format=format_, overwrite=overwrite)
     for job in jobs:
         job.hints = tuple(hints.get(job.item.path, ()))
+        job.max_pixels = max_pixels
     if any(job.output == STDIO for job in jobs):
         refuse_terminal_stdout()
 
@@ -206,7 +217,8 @@ def colorize_command(
     # One thread per kernel from the model load on: the batch overlaps its own stages instead.
     if not use_ray:
         ctx.with_resource(kernels_single_threaded(resolve_device(device)))
-    with open_manifest(scale, jobs, registered, quiet=quiet) as (jobs, sink):
+    stop = StopOnSignal(quiet=quiet, enabled=not use_ray)  # Ray runs its own tasks: Ctrl-C ends it
+    with stop, open_manifest(scale, jobs, registered, quiet=quiet) as (jobs, sink):
         colorizer = None
         if not use_ray and any(job.result is None for job in jobs):
             colorizer = pipeline.Colorizer(**settings)  # type: ignore[arg-type]
@@ -218,7 +230,9 @@ def colorize_command(
 
         from autocolor.hints import hints_to_json
 
+        quiet_decoders()
         results = [ItemResult(path, None, "failed", reason) for path, reason in unreadable]
+        results += passed_over_results(passed_over)
         for result in results:
             if sink is not None:
                 sink(result)
@@ -250,6 +264,12 @@ def colorize_command(
                     results.append(job.result)
             else:
                 results += run_batch(jobs, colorizer, format=format_, on_result=report, max_memory=memory_limit,
-                                     debug=debug_enabled())  # fmt: skip
+                                     should_stop=stop, debug=debug_enabled())  # fmt: skip
+            for result in not_started(jobs, stop):  # a signal came: reported, not in the manifest
+                report(result, record=False)
+                results.append(result)
     print_summary(results, quiet=quiet)
+    if stop():
+        stop.report([r for r in results if r.error == stop.reason])
+        ctx.exit(stop.exit_code)
     ctx.exit(1 if any(r.status == "failed" for r in results) else 0)

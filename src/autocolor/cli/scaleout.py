@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from autocolor.cli.common import STDIO, InputFile, ItemResult, discover_inputs, output_is_folder
+from autocolor.cli.common import STDIO, InputFile, ItemResult
+from autocolor.cli.inputs import discover_inputs, output_is_folder
 from autocolor.errors import UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -100,17 +101,24 @@ class ScaleOut:
 
 
 def gather_inputs(
-    options: ScaleOut, inputs: Sequence[str], output: str | None, *, recursive: bool, skip_stem_suffix: str | None
+    options: ScaleOut,
+    inputs: Sequence[str],
+    output: str | None,
+    *,
+    recursive: bool,
+    skip_stem_suffix: str | None,
+    passed_over: list[tuple[str, str]] | None = None,
 ) -> tuple[list[InputFile], list[tuple[str, str]], bool]:
     """``(inputs, unreadable folders, whether -o is a folder)`` before any sharding.
 
-    Folders are walked as usual; with ``--files-from`` the list is read instead
+    Folders are walked as usual (``passed_over`` receives the files a walk does not take, with
+    the reason); with ``--files-from`` the list is read instead
     (:func:`autocolor.batch.shard.resolve_listed`) and ``-o``, when given, is a folder.
     """
     if options.files_from is None:
         exclude = [Path(output)] if output not in (None, STDIO) else []
         items, unreadable = discover_inputs(
-            inputs, recursive=recursive, exclude=exclude, skip_stem_suffix=skip_stem_suffix
+            inputs, recursive=recursive, exclude=exclude, skip_stem_suffix=skip_stem_suffix, passed_over=passed_over
         )
         return items, unreadable, output_is_folder(output, items, inputs)
     from autocolor.batch.shard import read_file_list, resolve_listed

@@ -6,11 +6,14 @@ given; the work is :mod:`autocolor.video.runner`. Parsing and reporting only.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -35,7 +38,7 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str | None) -> f
 
 
 def video_options(f: F) -> F:
-    """``--start``, ``--end``, ``--smoothing``, ``--video-codec``, ``--raw``, ``--raw-format``."""
+    """``--start``, ``--end``, ``--smoothing``, ``--video-codec``, ``--resume``, ``--raw``, ``--raw-format``."""
     decorators = [
         click.option("--start", callback=_seconds, metavar="TIME",
                      help="Video: begin here (seconds, or [HH:]MM:SS[.ms]); default: the beginning."),
@@ -47,6 +50,11 @@ def video_options(f: F) -> F:
                           "(0 = every frame on its own, which flickers)."),
         click.option("--video-codec", metavar="NAME", default=None,
                      help="Video: encoder (default by suffix: libx264, libvpx-vp9 for .webm, mpeg4 for .avi)."),
+        click.option("--resume", is_flag=True,
+                     help="Video: work in 10-second segments kept in a hidden folder beside the output; "
+                          "after an interrupt, the same command with --resume goes on where it stopped."),
+        # Segment length of --resume, in frames; hidden: tests shorten it to interrupt a tiny clip.
+        click.option("--segment-frames", type=click.IntRange(min=1), default=None, hidden=True),
         click.option("--raw", "raw_size", metavar="WxH", default=None,
                      help="Raw frames: read WxH frames from the input (- for stdin), write rgb24 frames."),
         click.option("--raw-format", type=click.Choice(["gray", "rgb24"]), default="gray", show_default=True,
@@ -67,7 +75,7 @@ def wants_video(inputs: Sequence[str], video: dict[str, Any]) -> bool:
     raw_size = video["raw_size"]
     videos = [p for p in inputs if p != STDIO and is_video_path(p)]
     if raw_size is None and not videos:
-        given = [f"--{k.replace('_', '-')}" for k in ("start", "end", "video_codec") if video[k] is not None]
+        given = [f"--{k.replace('_', '-')}" for k in ("start", "end", "video_codec", "resume") if video[k]]
         if given:
             raise UsageError(f"{', '.join(given)}: for videos only, and no input is a video")
         return False
@@ -145,7 +153,9 @@ def run_video_command(params: dict[str, Any]) -> int:
         params["inputs"], params["output"],
         colorizer_factory=lambda: pipeline.Colorizer(model_name, params["device"], **options),
         model_name=model_name, start=params["start"], end=params["end"], smoothing=params["smoothing"],
-        video_codec=params["video_codec"], raw_size=params["raw_size"], raw_format=params["raw_format"],
+        video_codec=params["video_codec"], resume=params["resume"], segment_frames=params["segment_frames"],
+        raw_size=params["raw_size"],
+        raw_format=params["raw_format"],
         overwrite=params["overwrite"], as_json=params["as_json"], quiet=params["quiet"],
     )  # fmt: skip
 
@@ -160,6 +170,8 @@ def run_video(
     end: float | None,
     smoothing: float,
     video_codec: str | None,
+    resume: bool,
+    segment_frames: int | None,
     raw_size: str | None,
     raw_format: str,
     overwrite: bool,
@@ -168,9 +180,52 @@ def run_video(
 ) -> int:
     """Colorize video files (or one raw stream); returns the exit status (0 ok/skipped, 1 failures)."""
     from autocolor.video.reader import check_range
-    from autocolor.video.temporal import TemporalSettings
 
     check_range(start, end)
+    with _stop_on_sigterm():
+        return _run_video(inputs, output, colorizer_factory, model_name, start, end, smoothing, video_codec, resume,
+                          segment_frames, raw_size, raw_format, overwrite=overwrite, as_json=as_json, quiet=quiet)  # fmt: skip
+
+
+@contextlib.contextmanager
+def _stop_on_sigterm() -> Iterator[None]:
+    """SIGTERM stops a film at once, like Ctrl-C (temporary file removed, --resume segments kept),
+    and exits 143: finishing the file in flight, as photo batches do, could take hours here."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, _frame: object) -> None:
+        click.echo("autocolor: stopped by SIGTERM", err=True)
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run_video(
+    inputs: Sequence[str],
+    output: str | None,
+    colorizer_factory: Callable[[], Any],
+    model_name: str,
+    start: float | None,
+    end: float | None,
+    smoothing: float,
+    video_codec: str | None,
+    resume: bool,
+    segment_frames: int | None,
+    raw_size: str | None,
+    raw_format: str,
+    *,
+    overwrite: bool,
+    as_json: bool,
+    quiet: bool,
+) -> int:
+    from autocolor.video.temporal import TemporalSettings
+
     temporal = TemporalSettings(strength=smoothing) if smoothing > 0 else None
     if raw_size is not None:
         return _run_raw(inputs, output, colorizer_factory, temporal, raw_size, raw_format, quiet=quiet)
@@ -184,7 +239,8 @@ def run_video(
                 from autocolor.video.runner import VideoColorizer
 
                 runner = VideoColorizer(colorizer_factory(), temporal)
-            result = _one(runner, source, target, start, end, video_codec, quiet=quiet or as_json)
+            segments = {"resume": resume, **({"segment_frames": segment_frames} if segment_frames else {})}
+            result = _one(runner, source, target, start, end, video_codec, segments, quiet=quiet or as_json)
         result.model = model_name
         results.append(result)
         if as_json:
@@ -226,7 +282,15 @@ def _plan(inputs: Sequence[str], output: str | None, *, overwrite: bool) -> list
 
 
 def _one(
-    runner: Any, source: str, target: str, start: float | None, end: float | None, codec: str | None, *, quiet: bool
+    runner: Any,
+    source: str,
+    target: str,
+    start: float | None,
+    end: float | None,
+    codec: str | None,
+    segments: dict[str, Any],
+    *,
+    quiet: bool,
 ) -> ItemResult:
     from autocolor.video.runner import colorize_video_file
 
@@ -235,7 +299,7 @@ def _one(
     try:
         Path(target).parent.mkdir(parents=True, exist_ok=True)
         done = colorize_video_file(
-            runner, source, target, start=start, end=end, codec=codec,
+            runner, source, target, start=start, end=end, codec=codec, **segments,
             on_start=progress.start, on_frame=progress.frame,
         )  # fmt: skip
     except Exception as exc:  # noqa: BLE001 - one bad video must not stop the others

@@ -36,6 +36,7 @@ _F0_CUBE = _F0**3
 _GAMUT_TOLERANCE = 1e-4
 _LINEAR_LOW = -_GAMUT_TOLERANCE / 12.92
 _LINEAR_HIGH = ((1.0 + _GAMUT_TOLERANCE + 0.055) / 1.055) ** 2.4
+_FLUSH_PIXELS = 1 << 13  # out-of-gamut pixels fitted together
 _SCALES = 16  # chroma scales tried per round: 16 x 16 = 256 = 2**8 bisection steps
 #: Output channel orders: "RGB" for Pillow, "BGR" for OpenCV's encoders.
 ORDERS = ("RGB", "BGR")
@@ -62,6 +63,8 @@ def _encode_table(bits: int) -> tuple[np.ndarray, float]:
 
 def _f_inverse(t: np.ndarray, scratch: np.ndarray) -> np.ndarray:
     """CIE f^-1 in place on ``t`` (float32), branch-free; ``scratch`` has ``t``'s shape."""
+    if cv2.minMaxLoc(t)[0] > _F0:  # all on the cubic branch: the usual strip (L* > 8, mild colour)
+        return cv2.pow(t, 3, t)
     cv2.min(t, _F0, scratch)  # the linear branch's argument
     cv2.max(t, _F0, t)  # the cubic branch's argument
     cv2.pow(t, 3, t)
@@ -69,6 +72,14 @@ def _f_inverse(t: np.ndarray, scratch: np.ndarray) -> np.ndarray:
     cv2.scaleAdd(scratch, 1.0 / _KAPPA_SLOPE, t, t)
     cv2.add(t, -(_OFFSET / _KAPPA_SLOPE) - _F0_CUBE, t)
     return t
+
+
+def lightness_tables(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(fy, y)`` tables from an L* table (a photo's codes -> L*): ``(L* + 16) / 116`` and the
+    luminance ``f^-1(fy)``, computed by the same operations as :meth:`LabRowsEncoder.encode`."""
+    lightness = np.ascontiguousarray(table, dtype=np.float32).reshape(1, -1)
+    fy = cv2.addWeighted(lightness, 1.0 / 116.0, lightness, 0.0, 16.0 / 116.0)
+    return fy.reshape(-1), _f_inverse(fy.copy(), np.empty_like(fy)).reshape(-1)
 
 
 class LabRowsEncoder:
@@ -95,21 +106,32 @@ class LabRowsEncoder:
         self._linear = np.empty((*shape, 3), np.float32)
         self._index = np.empty((*shape, 3), np.intp)
         self._index32 = np.empty((*shape, 3), np.int32)
+        # Out-of-gamut pixels waiting for flush(): (out view, (rows, cols), L*, a*, b*).
+        self._pending: list[tuple[np.ndarray, tuple[np.ndarray, ...], np.ndarray, np.ndarray, np.ndarray]] = []
+        self._pending_count = 0
 
-    def encode(self, lightness: np.ndarray, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+    def encode(
+        self, lightness: np.ndarray, a: np.ndarray, b: np.ndarray, out: np.ndarray,
+        fy: np.ndarray | None = None, y: np.ndarray | None = None,
+    ) -> None:
         """Write the codes of ``(R, W)`` L*, a*, b* (float32, Lab units) into ``out`` ``(R, W, 3)``.
 
         ``out`` has the encoder's dtype (uint8 / uint16) and may be a view into a larger image
-        (e.g. the colour channels of an image with alpha). ``a`` and ``b`` are overwritten.
+        (e.g. the colour channels of an image with alpha); it must stay alive until
+        :meth:`flush`, which finishes its out-of-gamut pixels: call it after the last strip.
+        ``fy`` and ``y`` (``(L* + 16) / 116`` and the luminance ``f^-1(fy)``, from
+        :func:`lightness_tables` through a photo's codes) may be given to skip computing them.
         """
         rows = lightness.shape[0]
-        fy, fx, fz, t = self._fy[:rows], self._fx[:rows], self._fz[:rows], self._t[:rows]
+        fx, fz, t = self._fx[:rows], self._fz[:rows], self._t[:rows]
         xyz, linear, index, index32 = self._xyz[:rows], self._linear[:rows], self._index[:rows], self._index32[:rows]
-        cv2.addWeighted(lightness, 1.0 / 116.0, lightness, 0.0, 16.0 / 116.0, fy)
-        self._linear_rgb(fy, a, b, fx, fz, t, xyz, linear)
+        if fy is None or y is None:
+            fy, y = self._fy[:rows], None
+            cv2.addWeighted(lightness, 1.0 / 116.0, lightness, 0.0, 16.0 / 116.0, fy)
+        self._linear_rgb(fy, a, b, fx, fz, t, xyz, linear, y)
         low, high = cv2.minMaxLoc(linear.reshape(rows, -1))[:2]
         if low < _LINEAR_LOW or high > _LINEAR_HIGH:
-            self._fit_gamut(lightness, a, b, linear)
+            self._defer_out_of_gamut(lightness, a, b, linear, out)
         # round(linear * steps) (OpenCV rounds when it converts); mode="clip" clips the index to
         # [0, steps], which is clipping the linear value to [0, 1]. The index is widened to
         # numpy's own integer type first: take() would otherwise make a temporary copy itself
@@ -117,32 +139,57 @@ class LabRowsEncoder:
         cv2.addWeighted(linear, self.steps, linear, 0.0, 0.0, index32, dtype=cv2.CV_32S)
         np.copyto(index, index32)
         np.take(self.table, index, out=out, mode="clip")
+        if self._pending_count >= _FLUSH_PIXELS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the codes of the out-of-gamut pixels set aside so far (call after the last strip).
+
+        Those pixels are fitted together, a few thousand at a time, rather than strip by strip:
+        they are rare, and per strip the fixed cost of the search outweighs its work.
+        """
+        if not self._pending:
+            return
+        pending, self._pending, self._pending_count = self._pending, [], 0
+        pixel_l, pixel_a, pixel_b = (np.concatenate([p[i] for p in pending])[None] for i in (2, 3, 4))
+        linear = self._fitted_linear(pixel_l, pixel_a, pixel_b)[0]  # (k, 3)
+        index = np.rint(linear * np.float32(self.steps)).astype(np.intp)
+        codes = np.take(self.table, index, mode="clip")
+        start = 0
+        for out, where, lightness, _, _ in pending:
+            end = start + len(lightness)
+            out[where] = codes[start:end]
+            start = end
 
     def _linear_rgb(
         self, fy: np.ndarray, a: np.ndarray, b: np.ndarray, fx: np.ndarray, fz: np.ndarray, t: np.ndarray,
-        xyz: np.ndarray, linear: np.ndarray,
+        xyz: np.ndarray, linear: np.ndarray, y: np.ndarray | None = None,
     ) -> None:
         cv2.scaleAdd(a, 1.0 / 500.0, fy, fx)
         cv2.scaleAdd(b, -1.0 / 200.0, fy, fz)
         cv2.max(fz, 0.0, fz)  # as scikit-image: impossible negative z is clamped first
         _f_inverse(fx, t)
         _f_inverse(fz, t)
-        _f_inverse(fy, t)  # fy is not needed any more: Y = f^-1(fy) in place
-        cv2.merge((fx, fy, fz), xyz)
+        if y is None:
+            y = _f_inverse(fy, t)  # fy is not needed any more: Y = f^-1(fy) in place
+        cv2.merge((fx, y, fz), xyz)
         cv2.transform(xyz, self.matrix, linear)
 
-    def _fit_gamut(self, lightness: np.ndarray, a: np.ndarray, b: np.ndarray, linear: np.ndarray) -> None:
-        """Out-of-gamut pixels of the strip: the largest chroma scale that fits (bisection)."""
+    def _defer_out_of_gamut(
+        self, lightness: np.ndarray, a: np.ndarray, b: np.ndarray, linear: np.ndarray, out: np.ndarray
+    ) -> None:
+        """Set the strip's out-of-gamut pixels aside for :meth:`flush` (their codes are rewritten)."""
         inside = cv2.inRange(linear, (_LINEAR_LOW,) * 3, (_LINEAR_HIGH,) * 3)  # 255: all three fit
-        where = np.flatnonzero(inside.reshape(-1) == 0)
-        pixel_l = lightness.reshape(-1)[where][None]
-        pixel_a = a.reshape(-1)[where][None]
-        pixel_b = b.reshape(-1)[where][None]
+        where = np.nonzero(inside == 0)
+        self._pending.append((out, where, lightness[where], a[where], b[where]))
+        self._pending_count += len(where[0])
+
+    def _fitted_linear(self, pixel_l: np.ndarray, pixel_a: np.ndarray, pixel_b: np.ndarray) -> np.ndarray:
+        """(1, k) out-of-gamut L*, a*, b* -> (1, k, 3) linear values with chroma scaled to fit."""
         # The reference bisects 8 times on [0, 1]: it ends on the largest multiple of 1/256
-        # below 1 whose colour fits (scaling chroma towards gray stays in the convex gamut up to
-        # one point). The same multiple is found here in two vectorised rounds of 16 scales
-        # (coarse, then fine), so the few out-of-gamut pixels of a strip cost two passes, not
-        # eight rounds of small calls.
+        # below 1 whose colour fits (scaling chroma towards gray stays in the gamut up to one
+        # point). The same multiple is found here in two vectorised rounds of 16 scales
+        # (coarse, then fine).
         low = np.zeros_like(pixel_l)
         for step in (np.float32(1.0 / _SCALES), np.float32(1.0 / _SCALES**2)):
             scales = low[..., None] + step * np.arange(_SCALES, dtype=np.float32)  # (1, k, 16)
@@ -153,7 +200,7 @@ class LabRowsEncoder:
             fits[..., 0] = True  # the scale already known to fit
             # The largest scale of the round that fits (and every smaller one does).
             low = low + step * (np.cumprod(fits, axis=-1).sum(axis=-1) - 1).astype(np.float32)
-        linear.reshape(-1, 3)[where] = self._pixels_linear(pixel_l, pixel_a * low, pixel_b * low)[0]
+        return self._pixels_linear(pixel_l, pixel_a * low, pixel_b * low)
 
     def _pixels_linear(self, lightness: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """(1, k) L*, a*, b* -> (1, k, 3) linear values in the encoder's order."""

@@ -83,36 +83,72 @@ class LinearRows:
     Args:
         maps: ``(C, h, w)`` float32 low-resolution maps (e.g. ab and the guided coefficients).
         height, width: the full-resolution size ``(H, W)``.
+
+    Only the low-resolution maps are kept; each thread reads rows through its own
+    :meth:`reader`, which widens the two low-res rows around the current strip on demand (a row
+    widened alone equals that row of the whole widened map: OpenCV resizes rows independently
+    when the height does not change).
     """
 
     def __init__(self, maps: np.ndarray, height: int, width: int) -> None:
-        channels, h, _ = maps.shape
+        self.maps = np.ascontiguousarray(maps, dtype=np.float32)
+        self.channels, self.low_height, _ = self.maps.shape
         self.height, self.width = height, width
-        # (C, h, W): each map interpolated across the full width; next-row differences beside.
-        self._wide = np.stack(
-            [cv2.resize(np.ascontiguousarray(m), (width, h), interpolation=cv2.INTER_LINEAR) for m in maps]
-        )
-        self._step = np.zeros_like(self._wide)
-        self._step[:, :-1] = self._wide[:, 1:] - self._wide[:, :-1]
-        self._y0, self._w1 = linear_rows_table(height, h)
-        self.channels = channels
+        self._y0, self._w1 = linear_rows_table(height, self.low_height)
 
-    @property
-    def nbytes(self) -> int:
-        """Memory held (bytes): two ``(C, h, W)`` float32 arrays."""
-        return self._wide.nbytes + self._step.nbytes
+    def reader(self) -> RowReader:
+        """A reader of full-resolution rows, for one thread (it caches widened rows)."""
+        return RowReader(self)
 
     def rows(self, channel: int, top: int, bottom: int, out: np.ndarray) -> np.ndarray:
         """Rows ``top .. bottom`` of map ``channel`` at full resolution, into ``out`` ``(R, W)``."""
-        y0, w1 = self._y0[top:bottom], self._w1[top:bottom]
-        wide, step = self._wide[channel], self._step[channel]
+        return self.reader().rows(channel, top, bottom, out)
+
+
+class RowReader:
+    """Reads full-resolution rows of a :class:`LinearRows`. Keeps, for all maps at once, the
+    widened low-res rows around the current strip and their differences (a strip may span two
+    low-res intervals, and its maps are read one after the other)."""
+
+    _KEEP = 3  # widened low-res rows kept: the strip's two intervals need three
+
+    def __init__(self, source: LinearRows) -> None:
+        self._source = source
+        self._wide: dict[int, np.ndarray] = {}  # low row -> (C, W) widened
+        self._step: dict[int, np.ndarray] = {}  # low row -> (C, W) next row minus this one
+
+    def _widened(self, row: int) -> np.ndarray:
+        wide = self._wide.get(row)
+        if wide is None:
+            source = self._source
+            # Row `row` of every map as one (C, w) image, widened in one call (rows are independent).
+            wide = cv2.resize(np.ascontiguousarray(source.maps[:, row]), (source.width, source.channels),
+                              interpolation=cv2.INTER_LINEAR)  # fmt: skip
+            self._wide[row] = wide
+            for old in [r for r in self._wide if r < row - self._KEEP + 1]:
+                del self._wide[old]
+        return wide
+
+    def _difference(self, row: int) -> np.ndarray:
+        step = self._step.get(row)
+        if step is None:
+            below = min(row + 1, self._source.low_height - 1)
+            step = self._widened(below) - self._widened(row)
+            self._step = {r: v for r, v in self._step.items() if r >= row - 1}
+            self._step[row] = step
+        return step
+
+    def rows(self, channel: int, top: int, bottom: int, out: np.ndarray) -> np.ndarray:
+        """Rows ``top .. bottom`` of map ``channel`` at full resolution, into ``out`` ``(R, W)``."""
+        y0, w1 = self._source._y0[top:bottom], self._source._w1[top:bottom]
         start = 0
         count = bottom - top
         while start < count:  # runs of rows between the same two low-res rows
-            row = y0[start]
+            row = int(y0[start])
             end = start + int(np.searchsorted(y0[start:], row, side="right"))
+            step = self._difference(row)
             block = out[start:end]
-            np.multiply(w1[start:end, None], step[row][None], out=block)
-            block += wide[row][None]
+            np.multiply(w1[start:end, None], step[channel][None], out=block)
+            block += self._widened(row)[channel][None]
             start = end
         return out

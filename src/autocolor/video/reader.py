@@ -52,6 +52,7 @@ class VideoInfo:
         frames: number of frames in the file, or ``None`` when unknown.
         metadata: the container's tags (title, date, comment, ...).
         video_metadata: the video stream's tags (language, handler name, ...).
+        sample_aspect_ratio: shape of a pixel (anamorphic video), or ``None`` for square.
     """
 
     width: int
@@ -62,6 +63,7 @@ class VideoInfo:
     frames: int | None
     metadata: dict[str, str] = field(default_factory=dict)
     video_metadata: dict[str, str] = field(default_factory=dict)
+    sample_aspect_ratio: Fraction | None = None
 
     def frames_between(self, start: float | None, end: float | None) -> int | None:
         """Estimated frame count of ``[start, end)``; ``None`` when the length is unknown."""
@@ -124,15 +126,20 @@ class VideoReader:
             frames=stream.frames or None,
             metadata=dict(container.metadata),
             video_metadata=dict(stream.metadata),
+            sample_aspect_ratio=stream.codec_context.sample_aspect_ratio or None,
         )
 
-    def frames(self) -> Iterator[VideoFrame]:
-        """Decoded frames with ``start <= time < end``, in presentation order."""
+    def frames(self, after: float | None = None) -> Iterator[VideoFrame]:
+        """Decoded frames with ``start <= time < end``, in presentation order.
+
+        ``after`` (seconds): only frames later than it (a resumed run goes on from there).
+        """
         av = import_av()
         stream, info = self._stream, self.info
-        if self.start:
-            # Seek to the keyframe at or before start; the frames before start are dropped below.
-            self._container.seek(int(self.start / info.time_base), stream=stream, backward=True)
+        seek = after if after is not None else self.start
+        if seek:
+            # Seek to the keyframe at or before the first wanted frame; earlier ones are dropped below.
+            self._container.seek(int(seek / info.time_base), stream=stream, backward=True)
         frame_step = 1 / info.fps / info.time_base  # timestamp units per frame, for frames without pts
         index = 0
         try:
@@ -141,6 +148,8 @@ class VideoReader:
                 index += 1
                 time = float(pts * info.time_base)
                 if self.start is not None and time < self.start - 1e-6:
+                    continue
+                if after is not None and time <= after + 1e-6:
                     continue
                 if self.end is not None and time >= self.end - 1e-6:
                     break

@@ -31,6 +31,7 @@ from autocolor.metrics.fidelity import to_uint8
 from autocolor.pipeline import DEFAULT_MODEL, Colorizer, lightness_ab_to_rgb
 from autocolor.video.raw import read_raw_frames, write_raw_frame
 from autocolor.video.reader import VideoReader
+from autocolor.video.resume import SEGMENT_FRAMES, Segment, WorkFolder, join_segments
 from autocolor.video.temporal import TemporalSettings, TemporalState
 from autocolor.video.writer import AudioCopier, VideoWriter, atomic_path, choose_codec
 
@@ -81,6 +82,12 @@ class VideoColorizer:
         lightness = frame_lightness(codes)
         return to_uint8(lightness_ab_to_rgb(lightness, self.ab(lightness)))
 
+    def fingerprint(self) -> str:
+        """Everything that decides the output colours, as text (a resumed run must match it)."""
+        c = self.colorizer
+        settings = self.state.settings if self.state is not None else None
+        return repr((c.model_name, c.size, c.decoding, c.temperature, c.upsample, c.seed, c.extra, settings))
+
     def frames(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         """Colorize a sequence lazily (one frame in memory at a time)."""
         for codes in frames:
@@ -117,6 +124,8 @@ def colorize_video_file(
     end: float | None = None,
     codec: str | None = None,
     audio: bool = True,
+    resume: bool = False,
+    segment_frames: int = SEGMENT_FRAMES,
     on_start: Callable[[int | None], None] | None = None,
     on_frame: FrameCallback | None = None,
 ) -> VideoResult:
@@ -128,6 +137,8 @@ def colorize_video_file(
         start, end: seconds of the source to colorize; default: all of it.
         codec: video encoder (default by suffix: H.264, VP9 for .webm, MPEG-4 for .avi).
         audio: copy the source's audio streams (packets remuxed, not re-encoded).
+        resume: work in segments of ``segment_frames`` kept beside the output, so that the same
+            call after an interrupt goes on where it stopped (:mod:`autocolor.video.resume`).
         on_start: called once with the estimated frame count (``None`` if unknown).
         on_frame: called after each frame with the count so far.
 
@@ -139,22 +150,29 @@ def colorize_video_file(
     began = time.perf_counter()
     chosen = choose_codec(output, codec)
     runner.reset()
+    if resume:
+        return _in_segments(runner, source, Path(output), start, end, chosen, audio, segment_frames,
+                            on_start, on_frame, began)  # fmt: skip
     with VideoReader(source, start=start, end=end) as reader:
         if on_start is not None:
             on_start(reader.info.frames_between(start, end))
         copier = AudioCopier(source, start, end) if audio else None
+        writer = None
         try:
             with atomic_path(output) as temporary:
-                writer = VideoWriter(temporary, reader.info, chosen, offset=start or 0.0, audio=copier)
                 try:
                     for frame in reader.frames():
-                        writer.write(runner.frame(frame.rgb), frame.pts, frame.rotation)
+                        if writer is None:  # opened at the first frame: it carries the rotation
+                            writer = VideoWriter(temporary, reader.info, chosen, offset=start or 0.0, audio=copier,
+                                                 rotation=frame.rotation)  # fmt: skip
+                        writer.write(runner.frame(frame.rgb), frame.pts)
                         if on_frame is not None:
                             on_frame(writer.frames)
-                    if writer.frames == 0:
+                    if writer is None:
                         raise OutputError(output, "no frames in the requested range; nothing written")
                 except BaseException:
-                    writer.abort()
+                    if writer is not None:
+                        writer.abort()
                     raise
                 writer.close()
         finally:
@@ -167,6 +185,78 @@ def colorize_video_file(
         audio_streams=len(copier.outputs) if copier is not None else 0,
         refused_audio=tuple(writer.refused_audio),
     )
+
+
+def _in_segments(
+    runner: VideoColorizer,
+    source: str | Path,
+    output: Path,
+    start: float | None,
+    end: float | None,
+    codec: str,
+    audio: bool,
+    segment_frames: int,
+    on_start: Callable[[int | None], None] | None,
+    on_frame: FrameCallback | None,
+    began: float,
+) -> VideoResult:
+    """:func:`colorize_video_file` with ``resume``: segments in a work folder, then one join."""
+    stat = os.stat(source)
+    plan = {"source": os.path.abspath(source), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+            "start": start, "end": end, "codec": codec, "settings": runner.fingerprint(),
+            "segment_frames": segment_frames}  # fmt: skip
+    work = WorkFolder(output, plan)
+    done = work.open()
+    if done and runner.state is not None:
+        runner.state.restore(work.state(done[-1].index))
+    count = sum(segment.frames for segment in done)
+    with VideoReader(source, start=start, end=end) as reader:
+        if on_start is not None:
+            on_start(reader.info.frames_between(start, end))
+        if on_frame is not None and count:
+            on_frame(count)
+        index, in_segment, writer, last = len(done), 0, None, None
+        try:
+            for frame in reader.frames(after=done[-1].last_time if done else None):
+                if writer is None:
+                    writer = VideoWriter(work.temporary(index), reader.info, codec, offset=start or 0.0,
+                                         b_frames=False, rotation=frame.rotation)  # fmt: skip
+                writer.write(runner.frame(frame.rgb), frame.pts)
+                last, in_segment, count = frame, in_segment + 1, count + 1
+                if on_frame is not None:
+                    on_frame(count)
+                if in_segment == segment_frames:
+                    writer.close()
+                    work.commit(Segment(index, in_segment, last.pts, last.time, last.rotation), _snapshot(runner))
+                    index, in_segment, writer = index + 1, 0, None
+            if writer is not None and last is not None:
+                writer.close()
+                work.commit(Segment(index, in_segment, last.pts, last.time, last.rotation), _snapshot(runner))
+                writer = None
+        except BaseException:
+            if writer is not None:
+                writer.abort()
+                work.temporary(index).unlink(missing_ok=True)
+            raise
+        segments = work.segments()
+        if not segments:
+            raise OutputError(output, "no frames in the requested range; nothing written")
+        copier = AudioCopier(source, start, end) if audio else None
+        try:
+            with atomic_path(output) as temporary:
+                refused = join_segments([work.video(s.index) for s in segments], temporary, reader.info, start=start,
+                              audio=copier, rotation=segments[0].rotation)  # fmt: skip
+        finally:
+            if copier is not None:
+                copier.close()
+    work.remove()
+    return VideoResult(str(output), count, time.perf_counter() - began,
+                       audio_streams=len(copier.outputs) if copier is not None else 0,
+                       refused_audio=tuple(refused))  # fmt: skip
+
+
+def _snapshot(runner: VideoColorizer) -> dict[str, np.ndarray]:
+    return runner.state.snapshot() if runner.state is not None else {}
 
 
 def colorize_raw_stream(
@@ -201,6 +291,7 @@ def colorize_video(
     end: float | None = None,
     codec: str | None = None,
     audio: bool = True,
+    resume: bool = False,
     on_frame: FrameCallback | None = None,
     **options: Any,
 ) -> VideoResult:
@@ -216,5 +307,5 @@ def colorize_video(
         raise InputImageError(source, "no such file")
     runner = VideoColorizer(Colorizer(model, **options), temporal)
     return colorize_video_file(
-        runner, source, target, start=start, end=end, codec=codec, audio=audio, on_frame=on_frame
+        runner, source, target, start=start, end=end, codec=codec, audio=audio, resume=resume, on_frame=on_frame
     )

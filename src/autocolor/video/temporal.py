@@ -123,6 +123,20 @@ class TemporalState:
         self._lightness = None
         self._ab = None
 
+    def snapshot(self) -> dict[str, np.ndarray]:
+        """What the next frame is blended with (empty after a reset): to save with a segment."""
+        if self._lightness is None or self._ab is None:
+            return {}
+        return {"lightness": self._lightness.copy(), "ab": self._ab.copy()}
+
+    def restore(self, snapshot: dict[str, np.ndarray]) -> None:
+        """Continue from a :meth:`snapshot` (an empty one resets)."""
+        if not snapshot:
+            self.reset()
+            return
+        self._lightness = np.asarray(snapshot["lightness"], dtype=np.float32)
+        self._ab = np.asarray(snapshot["ab"], dtype=np.float32)
+
     def update(self, lightness: np.ndarray, ab: np.ndarray) -> np.ndarray:
         """Blend this frame's predicted ab with the colour carried from the previous frame.
 
@@ -137,7 +151,7 @@ class TemporalState:
         if ab.ndim != 3 or ab.shape[0] != 2 or np.ndim(lightness) != 2:
             raise ValueError(f"need (H, W) lightness and (2, h, w) ab, got {np.shape(lightness)} and {ab.shape}")
         height, width = ab.shape[1:]
-        scale = max(1, -(-self.settings.flow_side // min(height, width)))  # ceil division
+        scale = flow_scale((height, width), np.shape(lightness), self.settings.flow_side)
         small = resize_area(lightness, (height * scale, width * scale))
         self.frames += 1
         previous, carried = self._lightness, self._ab
@@ -157,6 +171,18 @@ class TemporalState:
                     out = weight * warp(carried, flow) + (1.0 - weight) * ab
         self._lightness, self._ab = small, out.astype(np.float32, copy=False)
         return self._ab
+
+
+def flow_scale(grid: tuple[int, int], frame: tuple[int, int], flow_side: int) -> int:
+    """Integer factor from the ab grid to the flow grid.
+
+    The smallest giving a shorter side of ``flow_side`` pixels, but no finer than the frame
+    itself (nothing to gain beyond it), and never below :data:`MIN_FLOW_SIDE` (DIS's limit).
+    """
+    short = min(grid)
+    wanted = -(-flow_side // short)  # ceil division
+    finest = max(1, min(frame) // short)
+    return max(-(-MIN_FLOW_SIDE // short), min(wanted, finest))
 
 
 def resize_area(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

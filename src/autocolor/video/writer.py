@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import tempfile
 from collections.abc import Iterator
@@ -118,6 +119,13 @@ class AudioCopier:
             self._packets = iter(self._container.demux(wanted))
         return refused
 
+    def drop_streams(self) -> list[str]:
+        """Forget the output streams (their container was abandoned); returns their codecs."""
+        names = [stream.codec_context.name for stream in self.streams if stream.index in self.outputs]
+        self.outputs.clear()
+        self._packets, self._pending = None, None
+        return names
+
     def mux_until(self, container: Any, until: float) -> None:
         """Mux the source packets that start before ``until`` seconds (source clock)."""
         while self._packets is not None:
@@ -151,12 +159,19 @@ class AudioCopier:
 class VideoWriter:
     """Encodes frames to ``path``; with ``audio`` the source's audio is copied in alongside.
 
+    The header is written here, so a container that refuses the audio (e.g. Opus in .mov) is
+    found at once: the file is then reopened without audio and :attr:`refused_audio` names it.
+
     Args:
         path: the file to write (usually the temporary path of :func:`atomic_path`).
         info: the source's :class:`VideoInfo` (size, frame rate, time base, metadata).
         codec: encoder name (see :func:`choose_codec`).
         offset: seconds subtracted from every timestamp (``--start``).
         audio: the source's audio packets, or ``None`` for no audio.
+        b_frames: ``False`` makes every packet's decode time its presentation time (segments
+            of a resumable run are joined by remuxing, which needs that at the joins).
+        rotation: display rotation (degrees counter-clockwise) of the source's frames, kept so
+            phone videos stand upright (PyAV >= 16; ignored before).
     """
 
     def __init__(
@@ -167,29 +182,39 @@ class VideoWriter:
         *,
         offset: float = 0.0,
         audio: AudioCopier | None = None,
+        b_frames: bool = True,
+        rotation: int = 0,
     ) -> None:
-        av = import_av()
         self.path = str(path)
         self.info = info
         self._offset = round(offset / info.time_base) if offset else 0
         self._audio = audio
-        try:
-            self._container: Any = av.open(self.path, "w")
-        except (av.FFmpegError, OSError, ValueError) as exc:
-            raise OutputError(self.path, f"cannot write video: {exc}") from exc
-        self._container.metadata.update({k: v for k, v in info.metadata.items() if k not in _SKIP_TAGS})
-        self._stream = self._add_video_stream(codec)
-        self.refused_audio = audio.add_streams(self._container) if audio is not None else []
+        self._last_pts: int | None = None
         self.frames = 0
 
-    def _add_video_stream(self, codec: str) -> Any:
+        def add_video(container: Any) -> Any:
+            stream = self._add_video_stream(container, codec)
+            if not b_frames:
+                stream.codec_context.max_b_frames = 0
+            if rotation and hasattr(stream, "set_display_rotation"):
+                stream.set_display_rotation(rotation)
+            return stream
+
+        self._container, self._stream, self.refused_audio = open_output(self.path, info, add_video, audio)
+        # Formats without timestamps (AVI) count frames: their time base must be one frame.
+        self._time_base = self._stream.codec_context.time_base or info.time_base
+
+    def _add_video_stream(self, container: Any, codec: str) -> Any:
         info = self.info
-        stream = self._container.add_stream(codec, rate=info.fps, options=dict(_CODEC_OPTIONS.get(codec, {})))
+        stream = container.add_stream(codec, rate=info.fps, options=dict(_CODEC_OPTIONS.get(codec, {})))
         stream.width, stream.height = info.width, info.height
         odd = info.width % 2 or info.height % 2
         # 4:2:0 needs even sides in x264/vpx; odd sizes keep full chroma instead of being cropped.
         stream.pix_fmt = "yuv444p" if odd and codec in ("libx264", "libvpx-vp9") else "yuv420p"
-        stream.codec_context.time_base = info.time_base
+        frame_counting = "avi" in container.format.name
+        stream.codec_context.time_base = 1 / info.fps if frame_counting else info.time_base
+        if info.sample_aspect_ratio:  # anamorphic footage keeps its display shape
+            stream.codec_context.sample_aspect_ratio = info.sample_aspect_ratio
         if codec not in _CODEC_OPTIONS:
             stream.bit_rate = int(_BITS_PER_PIXEL * info.width * info.height * float(info.fps))
         # swscale converts RGB -> YUV with the BT.601 matrix in limited range: say so in the file.
@@ -198,18 +223,17 @@ class VideoWriter:
         stream.metadata.update({k: v for k, v in info.video_metadata.items() if k not in _SKIP_TAGS})
         return stream
 
-    def write(self, rgb: np.ndarray, pts: int, rotation: int = 0) -> None:
-        """Encode one ``(H, W, 3)`` uint8 frame at source timestamp ``pts`` (source time base).
-
-        ``rotation`` (degrees, counter-clockwise) of the first frame becomes the output's
-        display rotation, so phone videos keep standing upright (PyAV >= 16; else ignored).
-        """
+    def write(self, rgb: np.ndarray, pts: int) -> None:
+        """Encode one ``(H, W, 3)`` uint8 frame at source timestamp ``pts`` (source time base)."""
         av = import_av()
-        if self.frames == 0 and rotation and hasattr(self._stream, "set_display_rotation"):
-            self._stream.set_display_rotation(rotation)  # before anything is muxed: it goes in the header
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-        frame.pts = pts - self._offset
-        frame.time_base = self.info.time_base
+        # Floor, then strictly increasing: a frame-counting clock (AVI) shifted by a --start that
+        # falls between frames must not give two frames one slot.
+        stamp = math.floor((pts - self._offset) * self.info.time_base / self._time_base + 1e-6)
+        if self._last_pts is not None and stamp <= self._last_pts:
+            stamp = self._last_pts + 1
+        frame.pts = self._last_pts = stamp
+        frame.time_base = self._time_base
         if self._audio is not None:
             self._audio.mux_until(self._container, float(pts * self.info.time_base))
         self._mux(self._stream.encode(frame))
@@ -235,6 +259,37 @@ class VideoWriter:
         """Close without flushing (the file is being discarded)."""
         with contextlib.suppress(Exception):
             self._container.close()
+
+
+def open_output(
+    path: str, info: VideoInfo, add_video: Any, audio: AudioCopier | None
+) -> tuple[Any, Any, list[str]]:
+    """Open ``path`` for writing with the source's tags, a video stream made by ``add_video``
+    (``container -> stream``) and the audio streams of ``audio``, and write the header.
+
+    Returns ``(container, video stream, refused audio codecs)``. When the header cannot be
+    written with the audio, the file is opened again without it and every audio codec is refused.
+    """
+    av = import_av()
+    refused: list[str] = []
+    for with_audio in (True, False):
+        try:
+            container = av.open(path, "w")
+        except (av.FFmpegError, OSError, ValueError) as exc:
+            raise OutputError(path, f"cannot write video: {exc}") from exc
+        try:
+            container.metadata.update({k: v for k, v in info.metadata.items() if k not in _SKIP_TAGS})
+            stream = add_video(container)
+            if audio is not None and with_audio:
+                refused = audio.add_streams(container)
+            container.start_encoding()
+            return container, stream, refused
+        except (av.FFmpegError, ValueError) as exc:
+            container.close()
+            if audio is None or not with_audio or not audio.outputs:
+                raise OutputError(path, f"cannot write video: {exc}") from exc
+            refused += audio.drop_streams()
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _umask() -> int:
