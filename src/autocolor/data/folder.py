@@ -20,6 +20,7 @@ from PIL import Image, ImageOps
 from torch.utils.data import Dataset, Sampler
 
 from autocolor.color.lab import rgb_to_lab
+from autocolor.data.augment import AugmentSpec, degrade_lightness, jitter_rgb
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 
@@ -109,6 +110,7 @@ class ColorImageFolder(Dataset[tuple[torch.Tensor, torch.Tensor]]):
 
     Items are ``(lightness (1, S, S) in [0, 100], ab (2, S, S) in Lab units)``, float32.
     Images whose mean chroma is below ``min_chroma`` (gray, sepia-flat, unreadable) are skipped.
+    ``augment`` (training crops only) adds photometric jitter and input degradations.
     """
 
     def __init__(
@@ -120,6 +122,7 @@ class ColorImageFolder(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         min_chroma: float = 3.0,
         chroma_cache: Path | None = None,
         limit: int | None = None,
+        augment: AugmentSpec | None = None,
     ) -> None:
         paths = find_images(root)
         chroma = scan_chroma(paths, chroma_cache)
@@ -130,6 +133,7 @@ class ColorImageFolder(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         if not self.paths:
             raise ValueError(f"{root}: no colour images found ({self.skipped} gray or unreadable skipped)")
         self.crop = crop
+        self.augment = augment if augment is not None and augment.enabled and crop.train else None
         self.seed = seed
         self.epoch = 0
 
@@ -148,13 +152,18 @@ class ColorImageFolder(Dataset[tuple[torch.Tensor, torch.Tensor]]):
             image = image.crop(_crop_box(image.width, image.height, spec, rng))
             flip = spec.flip and rng.random() < 0.5
         else:
-            flip = False
+            rng, flip = None, False
         image = image.resize((spec.size, spec.size), Image.Resampling.BICUBIC)
         if flip:
             image = ImageOps.mirror(image)
         rgb = torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0).permute(2, 0, 1)
+        if self.augment is not None and rng is not None:
+            rgb = jitter_rgb(rgb, self.augment, rng)
         lab = rgb_to_lab(rgb)
-        return lab[:1].contiguous(), lab[1:].contiguous()
+        lightness = lab[:1].contiguous()
+        if self.augment is not None and rng is not None:
+            lightness = degrade_lightness(lightness, self.augment, rng)
+        return lightness, lab[1:].contiguous()
 
 
 class EpochSampler(Sampler[int]):

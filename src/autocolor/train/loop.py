@@ -23,6 +23,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
+from autocolor.data.augment import AugmentSpec
 from autocolor.data.folder import ColorImageFolder, CropSpec, EpochSampler
 from autocolor.errors import UsageError
 from autocolor.models.registry import create_model, model_info
@@ -153,6 +154,7 @@ def _train(
         seed=seed,
         min_chroma=data.min_chroma,
         chroma_cache=run_dir / "chroma_cache.json" if dist.is_main else None,
+        augment=AugmentSpec(exposure=data.exposure, contrast=data.contrast, degrade=data.degrade),
     )
     val_set = ColorImageFolder(
         data.val, CropSpec(size=data.val_size, train=False), min_chroma=data.min_chroma, limit=data.val_limit
