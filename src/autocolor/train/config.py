@@ -59,6 +59,7 @@ class OptimSection:
     lr: float = 2e-3
     min_lr: float = 2e-5
     warmup_steps: int = 200
+    decay_steps: int = 0  # 0: cosine over the whole run; N: constant lr, cosine over the last N steps
     betas: tuple[float, float] = (0.9, 0.99)
     weight_decay: float = 1e-3
     grad_clip: float = 5.0
