@@ -16,7 +16,7 @@ or, for one file, :func:`colorize`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from autocolor.color.upsample import upsample_ab
 from autocolor.decode import (
     DEFAULT_TEMPERATURES,
     DecodeOptions,
+    accepts_hints,
     check_method,
     decoding_methods,
     has_likelihood,
@@ -39,6 +40,7 @@ from autocolor.decode import (
 )
 from autocolor.devices import autocast_context, inference_dtype, resolve_device
 from autocolor.errors import OutputError, UsageError
+from autocolor.hints import Hint, HintMaps, rasterize_hints, stack_hint_maps
 from autocolor.imagefile import Photo, read_photo, same_file, write_photo
 from autocolor.models.fusion import fuse_conv_batchnorm
 from autocolor.models.registry import ModelInfo, create_model, model_info
@@ -53,6 +55,9 @@ RANDOM_WEIGHTS_SEED = 0
 MIN_INPUT_SIZE = 8
 # Lab -> RGB is done in row chunks of about this many pixels to bound memory on huge photos.
 _CHUNK_PIXELS = 1 << 22
+#: What the ``hints`` arguments accept: user points (photo coordinates), maps already at the
+#: network's input resolution (e.g. simulated from ground truth), or nothing.
+Hints = Sequence[Hint] | HintMaps | None
 # Out-of-gamut colours: bisection steps on the chroma scale (within 2**-8 of the largest chroma that fits)
 # and the float slack allowed outside [0, 1] before a colour counts as out of gamut.
 _GAMUT_BISECTIONS = 8
@@ -262,32 +267,113 @@ class Colorizer:
             return None
         return torch.Generator(device=self.device).manual_seed(self.seed)
 
-    def _decode(self, small: torch.Tensor) -> torch.Tensor:
-        """``(N, 1, s, s)`` L* on the device -> ``(N, 2, h, w)`` float32 ab (Lab units)."""
-        ab = self._decode_once(small, reduced_precision=True)
+    @property
+    def accepts_hints(self) -> bool:
+        """Whether the network takes colour hints (``hints=`` of the predict methods)."""
+        return accepts_hints(self.net)
+
+    def hint_maps(self, hints: Hints, lightness: torch.Tensor, photo_size: tuple[int, int]) -> HintMaps | None:
+        """A photo's hints as maps at the network input, or ``None`` when there are none.
+
+        Args:
+            hints: points in the photo's coordinates, or maps already at the network input.
+            lightness: ``(h, w)`` L* at the network input (the L* colours are snapped at).
+            photo_size: ``(H, W)`` of the photo.
+
+        Raises:
+            UsageError: hints given to a network that cannot take them, or a point outside
+                the photo.
+        """
+        if hints is None or (not isinstance(hints, HintMaps) and len(hints) == 0):
+            return None
+        if not self.accepts_hints:
+            raise UsageError(f"model {self.model_name} cannot take colour hints")
+        if isinstance(hints, HintMaps):
+            if hints.size != tuple(lightness.shape):
+                raise ValueError(f"hint maps are {hints.size}, the network input is {tuple(lightness.shape)}")
+            return hints
+        return rasterize_hints(hints, lightness.float().cpu(), photo_size)
+
+    def _decode(self, small: torch.Tensor, hints: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        """``(N, 1, s, s)`` L* on the device (and batched hint maps) -> ``(N, 2, h, w)`` float32 ab."""
+        ab = self._decode_once(small, hints, reduced_precision=True)
         if inference_dtype(self.device) != torch.float32 and not torch.isfinite(ab).all():
             # bf16 overflowed somewhere: the documented fp32 fallback (no-op cost on CPU).
-            ab = self._decode_once(small, reduced_precision=False)
+            ab = self._decode_once(small, hints, reduced_precision=False)
         return ab
 
-    def _decode_once(self, small: torch.Tensor, *, reduced_precision: bool) -> torch.Tensor:
+    def _decode_once(
+        self,
+        small: torch.Tensor,
+        hints: tuple[torch.Tensor, torch.Tensor] | None,
+        *,
+        reduced_precision: bool,
+    ) -> torch.Tensor:
         options = DecodeOptions(
             method=self.decoding,
             temperature=self.temperature,
             generator=self._generator(),
             extra=dict(self.extra),
+            hints=hints,
         )
         with autocast_context(self.device, enabled=reduced_precision):
             return predict_ab(self.net, small, options).float()
 
-    def predict_ab(self, lightness: np.ndarray) -> np.ndarray:
+    def network_input(self, lightness: np.ndarray) -> torch.Tensor:
+        """``(H, W)`` L* in ``[0, 100]`` -> ``(1, 1, h, w)`` float32 CPU tensor: what the network sees.
+
+        ``(h, w)`` is :func:`network_input_size`; for square-input models every photo gives the
+        same shape, so inputs of a batch can be stacked for :meth:`predict_low`.
+        """
+        lightness = np.asarray(lightness, dtype=np.float32)
+        if lightness.ndim != 2 or min(lightness.shape) < 1:
+            raise ValueError(f"lightness must be (H, W), got shape {lightness.shape}")
+        full = torch.from_numpy(np.ascontiguousarray(lightness))[None, None]
+        return resize_lightness(full, network_input_size(self.net, *lightness.shape, self.size))
+
+    def predict_low(
+        self, small: torch.Tensor, hints: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        """Network + decoder on a batch: ``(N, 1, h, w)`` L* -> ``(N, 2, h', w')`` float32 CPU ab.
+
+        ``hints`` are the batch's hint maps ``(N, 2, h, w)`` ab and ``(N, 1, h, w)`` mask
+        (:func:`autocolor.hints.stack_hint_maps`, :meth:`hint_maps`), or ``None``.
+
+        With a ``seed`` each photo is decoded on its own with a freshly seeded generator, so a
+        photo gets the same colours whatever its place in a batch; without one the batch runs
+        as one forward pass.
+        """
+        if small.ndim != 4 or small.shape[1] != 1:
+            raise ValueError(f"expected (N, 1, h, w) L*, got shape {tuple(small.shape)}")
+        with torch.inference_mode():
+            if self.seed is not None and small.shape[0] > 1:
+                return torch.cat([
+                    self.predict_low(small[i : i + 1], None if hints is None else (hints[0][i : i + 1], hints[1][i : i + 1]))
+                    for i in range(small.shape[0])
+                ])
+            return self._decode(small.to(self.device, non_blocking=True), hints).cpu()
+
+    def render(self, photo: Photo, ab_low: np.ndarray) -> np.ndarray:
+        """The full-resolution colour work: the network's ab ``(2, h, w)`` + ``photo`` ->
+        ``(H, W, 3)`` float32 sRGB in [0, 1] (guided upsampling by L*, Lab -> sRGB keeping L*).
+        """
+        lightness = np.asarray(photo.lightness, dtype=np.float32)
+        ab = np.asarray(upsample_ab(np.asarray(ab_low), lightness, method=self.upsample), dtype=np.float32)
+        return lightness_ab_to_rgb(lightness, ab)
+
+    def predict_ab(self, lightness: np.ndarray, hints: Hints = None) -> np.ndarray:
         """Predict full-resolution ab for one photo.
 
         Args:
             lightness: ``(H, W)`` L* in ``[0, 100]``, any size.
+            hints: colour hints (points in this photo's pixels, see :mod:`autocolor.hints`),
+                for networks that take them (:attr:`accepts_hints`).
 
         Returns:
             ``(2, H, W)`` float32 a*, b* in Lab units at the photo's full resolution.
+
+        Raises:
+            UsageError: hints for a network that cannot take them, or outside the photo.
         """
         lightness = np.asarray(lightness, dtype=np.float32)
         if lightness.ndim != 2 or min(lightness.shape) < 1:
@@ -295,7 +381,9 @@ class Colorizer:
         with torch.inference_mode():
             full = torch.from_numpy(np.ascontiguousarray(lightness))[None, None].to(self.device)
             target = network_input_size(self.net, *lightness.shape, self.size)
-            ab_low = self._decode(resize_lightness(full, target))[0].cpu().numpy()
+            small = resize_lightness(full, target)
+            maps = self.hint_maps(hints, small[0, 0], lightness.shape)
+            ab_low = self._decode(small, stack_hint_maps([maps], *target))[0].cpu().numpy()
         return np.asarray(upsample_ab(ab_low, lightness, method=self.upsample), dtype=np.float32)
 
     @property
@@ -324,18 +412,24 @@ class Colorizer:
             nats, dims = negative_log_likelihood(self.net, resize_lightness(full_l, target), small_ab)
         return float(nats[0]), dims
 
-    def colorize_lightness(self, lightness: np.ndarray) -> np.ndarray:
+    def colorize_lightness(self, lightness: np.ndarray, hints: Hints = None) -> np.ndarray:
         """``(H, W)`` L* -> ``(H, W, 3)`` float32 sRGB in ``[0, 1]`` whose L* is the input's."""
         lightness = np.asarray(lightness, dtype=np.float32)
-        return lightness_ab_to_rgb(lightness, self.predict_ab(lightness))
+        return lightness_ab_to_rgb(lightness, self.predict_ab(lightness, hints))
 
-    def colorize_photo(self, photo: Photo) -> np.ndarray:
+    def colorize_photo(self, photo: Photo, hints: Hints = None) -> np.ndarray:
         """Colorize a photo read by :func:`autocolor.imagefile.read_photo`.
 
-        Returns ``(H, W, 3)`` float32 sRGB in ``[0, 1]``; write it with
-        ``write_photo(path, rgb, like=photo)`` to keep alpha, bit depth and metadata.
+        ``hints`` are colour hints in the photo's (upright) pixel coordinates, e.g.
+        ``[parse_hint("120,80,#1f3a93")]`` (see :mod:`autocolor.hints`); they need a network
+        that takes them (:attr:`accepts_hints`). Returns ``(H, W, 3)`` float32 sRGB in
+        ``[0, 1]``; write it with ``write_photo(path, rgb, like=photo)`` to keep alpha, bit
+        depth and metadata.
         """
-        return self.colorize_lightness(photo.lightness)
+        small = self.network_input(photo.lightness)
+        maps = self.hint_maps(hints, small[0, 0], photo.lightness.shape)
+        ab_low = self.predict_low(small, stack_hint_maps([maps], *small.shape[-2:]))[0].numpy()
+        return self.render(photo, ab_low)
 
 
 def _first_method(kind: str) -> str:
@@ -374,6 +468,7 @@ def colorize(
     model: str | nn.Module = DEFAULT_MODEL,
     format: str | None = None,
     quality: int = 95,
+    hints: Sequence[Hint] | None = None,
     **options: Any,
 ) -> Path | None:
     """Colorize one image file and write the result (overwriting an existing output).
@@ -385,6 +480,7 @@ def colorize(
         model: registry name or built network (see :class:`Colorizer`).
         format: output format (``png``, ``jpg``, ``tif``, ``webp``); default from the suffix.
         quality: JPEG / WebP quality.
+        hints: colour hints in the photo's pixels (a model that takes them, e.g. ``cic.siggraph17``).
         options: passed to :class:`Colorizer` (device, size, decoding, temperature, upsample,
             seed, pretrained, offline).
 
@@ -402,5 +498,5 @@ def colorize(
     if source != "-" and target != "-" and same_file(source, target):
         raise OutputError(target, "is the input file; refusing to overwrite an input")
     photo = read_photo(source)
-    rgb = Colorizer(model, **options).colorize_photo(photo)
+    rgb = Colorizer(model, **options).colorize_photo(photo, hints)
     return write_photo(target, rgb, like=photo, format=format, quality=quality)

@@ -237,14 +237,15 @@ def test_missing_weights_is_one_line_and_debug_shows_the_traceback(tmp_path: Pat
 def test_unexpected_error_in_one_file_does_not_stop_the_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     good_png(tmp_path / "in" / "a.png")
     good_png(tmp_path / "in" / "b.png", size=(40, 40))
-    real = pipeline.Colorizer.colorize_photo
+    real = pipeline.Colorizer.render
 
-    def flaky(self: pipeline.Colorizer, photo):  # type: ignore[no-untyped-def]
+    def flaky(self: pipeline.Colorizer, photo, ab_low):  # type: ignore[no-untyped-def]
         if photo.source.endswith("a.png"):
             raise RuntimeError("simulated kernel failure")
-        return real(self, photo)
+        return real(self, photo, ab_low)
 
-    monkeypatch.setattr(pipeline.Colorizer, "colorize_photo", flaky)
+    # render is the full-resolution stage the batch runner calls per photo (writer threads).
+    monkeypatch.setattr(pipeline.Colorizer, "render", flaky)
     result = colorize(str(tmp_path / "in"), "-o", str(tmp_path / "out"), *TINY)
     assert result.exit_code == 1
     assert f"{tmp_path / 'in' / 'a.png'}: internal error: RuntimeError: simulated kernel failure" in result.stderr
@@ -255,10 +256,10 @@ def test_unexpected_error_in_one_file_does_not_stop_the_batch(tmp_path: Path, mo
 def test_ctrl_c_exits_130(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     src = good_png(tmp_path / "a.png")
 
-    def interrupted(self: pipeline.Colorizer, photo):  # type: ignore[no-untyped-def]
-        raise KeyboardInterrupt
+    def interrupted(self: pipeline.Colorizer, photo, ab_low):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt  # in a writer thread: the runner hands it to the main thread
 
-    monkeypatch.setattr(pipeline.Colorizer, "colorize_photo", interrupted)
+    monkeypatch.setattr(pipeline.Colorizer, "render", interrupted)
     result = colorize(str(src), *TINY)
     assert result.exit_code == 130
     assert "Traceback" not in result.output

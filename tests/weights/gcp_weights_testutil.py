@@ -31,13 +31,17 @@ def official_objects(net: GCPColorizer) -> dict[str, object]:
     }
 
 
-def write_official_files(net: GCPColorizer, folder: Path) -> dict[str, Path]:
-    """Save ``net``'s weights as the five official files in ``folder``; returns name -> path."""
+def write_official_files(net: GCPColorizer, folder: Path, *, legacy: bool = False) -> dict[str, Path]:
+    """Save ``net``'s weights as the five official files in ``folder``; returns name -> path.
+
+    ``legacy`` writes torch's pre-1.6 (non-zip) serialisation, as the 2019-2020 BigGAN-PyTorch /
+    DGP era of ``torch.save`` did.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name, obj in official_objects(net).items():
         paths[name] = folder / name
-        torch.save(obj, paths[name])
+        torch.save(obj, paths[name], _use_new_zipfile_serialization=not legacy)
     return paths
 
 

@@ -65,6 +65,14 @@ def test_import_folder_records_hashes_and_loads_strictly(
     assert weights.cached_weights("gcp.tiny") == weights.cache_dir()
 
 
+def test_legacy_serialisation_of_the_dgp_era_loads(net: GCPColorizer, tmp_path: Path, manifest: Path) -> None:
+    folder = tmp_path / "legacy"
+    paths = write_official_files(net, folder, legacy=True)
+    assert paths["biggan_G_ema_256.pth"].read_bytes()[:2] == b"\x80\x02"  # a bare pickle, not a zip
+    weights.import_file("gcp.tiny", folder)
+    _same_weights(create_model("gcp.tiny", pretrained=True, offline=True).state_dict(), net.state_dict())
+
+
 def test_a_changed_file_is_refused_after_the_first_import(net: GCPColorizer, folder: Path, manifest: Path) -> None:
     weights.import_file("gcp.tiny", folder)
     with torch.no_grad():

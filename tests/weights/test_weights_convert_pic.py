@@ -19,8 +19,13 @@ from autocolor.weights.manifest import Source, WeightSpec
 
 
 def official_layout(net: PicNet, ema_offset: float = 1.0) -> dict[str, np.ndarray]:
-    """What the official Saver writes: raw variables, their EMA copies, Adam slots, extras."""
-    tensors: dict[str, np.ndarray] = {"beta1_power": np.array(0.9, np.float32), "bpd_rec": np.array(2.5)}
+    """What the official ``tf.train.Saver()`` writes (ameroyer/PIC main.py: every global variable):
+    the template's raw variables, their ``ExponentialMovingAverage`` shadows, Adam's slots and its
+    ``beta1_power`` / ``beta2_power``, and the float64 scalar summaries main.py declares."""
+    tensors: dict[str, np.ndarray] = {
+        "beta1_power": np.array(0.95, np.float32), "beta2_power": np.array(0.9995, np.float32),
+        **{name: np.array(2.5) for name in ("bpd_rec", "rec_error", "gen_error", "gen_error_gray")},
+    }  # fmt: skip
     for name, value in net.state_dict().items():
         array = value.numpy()
         if name.endswith("weight_v"):
@@ -89,11 +94,19 @@ def test_missing_variable_and_wrong_shape(tiny: PicNet, tmp_path: Path) -> None:
 
 
 def test_manifest_converter_reads_the_official_tarball(tiny: PicNet, tmp_path: Path) -> None:
+    # saver.save(sess, os.path.join(log_dir, "model.ckpt")) writes the tensor bundle, the graph
+    # (.meta) and a "checkpoint" state file naming the prefix as it was given: relative to the
+    # training run's working directory, not to the folder (log_dir = ./log/<date>).
     write_checkpoint(tmp_path / "model.ckpt", official_layout(tiny))
+    (tmp_path / "model.ckpt.meta").write_bytes(b"\x0a\x00 MetaGraphDef, not read")
+    (tmp_path / "checkpoint").write_text(
+        'model_checkpoint_path: "./log/05-10_09-14/model.ckpt"\n'
+        'all_model_checkpoint_paths: "./log/05-10_09-14/model.ckpt"\n'
+    )
     archive = tmp_path / "download.part"  # downloads keep a temporary name: no suffix to go by
     with tarfile.open(archive, "w:gz") as tar:
-        for suffix in (".index", ".data-00000-of-00001"):
-            tar.add(f"{tmp_path / 'model.ckpt'}{suffix}", arcname=f"imagenet_model/model.ckpt{suffix}")
+        for name in ("model.ckpt.index", "model.ckpt.data-00000-of-00001", "model.ckpt.meta", "checkpoint"):
+            tar.add(tmp_path / name, arcname=f"imagenet_model/{name}")
     source = Source(kind="url", url="http://example.invalid/imagenet_model.tar.gz")
     spec = WeightSpec(name="pic.tiny", arch="pic.tiny", sources=(source,), sha256=None,
                       bytes=archive.stat().st_size, format="tf_ckpt", licence="MIT")

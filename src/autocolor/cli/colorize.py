@@ -1,104 +1,41 @@
 """``autocolor colorize``: files, folders or stdin in; colour photos out.
 
-Parsing and reporting only: the work is :class:`autocolor.pipeline.Colorizer`. The model is
-loaded once per run; a bad file is reported and the batch goes on.
+Parsing and reporting only: planning and running the batch is :mod:`autocolor.batch`, the work
+on one photo :class:`autocolor.pipeline.Colorizer`. The model is loaded once per run; a bad
+file is reported and the batch goes on.
 """
 
 from __future__ import annotations
 
-import os
-import time
-import traceback
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
+from autocolor.batch.plan import OUTPUT_TAG, plan_jobs
+from autocolor.cli.hints import (
+    assign_hints,
+    check_hints_fit,
+    check_model_takes_hints,
+    hint_options,
+    model_takes_hints,
+)
 from autocolor.cli.common import (
     STDIO,
-    InputFile,
     ItemResult,
     Progress,
     check_output_folder,
     debug_enabled,
     discover_inputs,
-    ensure_parent,
-    failure_reason,
     gcp_options,
     model_options,
     output_is_folder,
     output_options,
-    plan_output,
     print_summary,
     refuse_terminal_stdout,
 )
-from autocolor.errors import OutputError, UsageError
+from autocolor.errors import UsageError
 
-if TYPE_CHECKING:  # pragma: no cover
-    from autocolor.pipeline import Colorizer
-
-OUTPUT_TAG = "_color"
 FORMATS = ("png", "jpg", "jpeg", "tif", "tiff", "webp")
-
-
-@dataclass
-class Job:
-    item: InputFile
-    output: str
-    result: ItemResult | None = None  # set when decided before running (skipped / refused)
-
-
-def _plan(
-    items: list[InputFile], output: str | None, *, folder: bool, format: str | None, overwrite: bool
-) -> list[Job]:
-    """Outputs for every input; skips and refusals decided here, before the model loads."""
-    from autocolor.imagefile import same_file
-
-    jobs: list[Job] = []
-    claimed: dict[str, str] = {}
-    inputs = {os.path.realpath(item.path) for item in items if item.path != STDIO}
-    for item in items:
-        target = plan_output(item, output, folder=folder, format=format, tag=OUTPUT_TAG)
-        job = Job(item, target)
-        jobs.append(job)
-        if target == STDIO:
-            continue
-        key = os.path.realpath(target)
-        if key in inputs or (item.path != STDIO and same_file(item.path, target)):
-            # Never overwrite an input (this one or another of the batch), even with --overwrite.
-            which = "the input file" if same_file(item.path, target) else "another input"
-            refusal = OutputError(target, f"is {which}; refusing to overwrite an input")
-            job.result = ItemResult(item.path, target, "failed", failure_reason(refusal, item.path))
-        elif key in claimed:
-            reason = f"output {target} is also the output of {claimed[key]}"
-            job.result = ItemResult(item.path, target, "failed", reason)
-        elif Path(target).exists() and not overwrite:
-            job.result = ItemResult(item.path, target, "skipped", f"{target} exists (use --overwrite)")
-        claimed.setdefault(key, item.path)
-    return jobs
-
-
-def _run_one(job: Job, colorizer: Colorizer, format: str | None) -> ItemResult:
-    from autocolor.imagefile import read_photo, write_photo
-
-    start = time.perf_counter()
-    result = ItemResult(job.item.path, job.output, "failed", model=colorizer.model_name)
-    try:
-        photo = read_photo(job.item.path)
-        result.width, result.height = photo.size
-        rgb = colorizer.colorize_photo(photo)
-        if job.output != STDIO:
-            ensure_parent(job.output)
-        written = write_photo(job.output, rgb, like=photo, format=format)
-        result.output = str(written) if written is not None else STDIO
-        result.status = "ok"
-    except Exception as exc:  # noqa: BLE001 - one bad file must not stop a batch
-        if debug_enabled():
-            traceback.print_exc()
-        result.error = failure_reason(exc, job.item.path)
-    result.seconds = time.perf_counter() - start
-    return result
 
 
 @click.command("colorize")
@@ -142,6 +79,7 @@ def _run_one(job: Job, colorizer: Colorizer, format: str | None) -> ItemResult:
     default=None,
     help="Output format (default: from the output name, else the input's).",
 )
+@hint_options
 @gcp_options
 @output_options
 def colorize_command(
@@ -157,6 +95,9 @@ def colorize_command(
     temperature: float | None,
     upsample: str,
     format_: str | None,
+    hint_texts: tuple[str, ...],
+    hints_file: Path | None,
+    hint_radius: int,
     class_ref: str | None,
     direction: int | None,
     strength: float | None,
@@ -181,6 +122,8 @@ def colorize_command(
       cat old.png | autocolor colorize - > new.png    # stdin to stdout
       autocolor colorize scans/ -o colored/ --json > report.jsonl
       autocolor colorize dog.jpg --model gcp --class 207   # GCP, as ImageNet class 207
+      autocolor colorize old.jpg -o new.jpg --model cic.base --hint 120,80,#1f3a93 --hint 50%,10%,#87ceeb
+      autocolor colorize scans/ -o colored/ --model cic.base --hints hints.json   # {"a.jpg": [...]}
 
     In folders without -o, files named *_color.* are taken for earlier outputs and left alone.
     """
@@ -198,7 +141,11 @@ def colorize_command(
     folder = output_is_folder(output, items, inputs)
     if folder:
         check_output_folder(str(output))
-    jobs = _plan(items, output, folder=folder, format=format_, overwrite=overwrite)
+    hints = assign_hints(items, hint_texts, hints_file, hint_radius)
+    check_hints_fit(hints)
+    jobs = plan_jobs(items, output, folder=folder, format=format_, overwrite=overwrite)
+    for job in jobs:
+        job.hints = tuple(hints.get(job.item.path, ()))
     if any(job.output == STDIO for job in jobs):
         refuse_terminal_stdout()
 
@@ -209,6 +156,8 @@ def colorize_command(
 
     model_name = model or pipeline.DEFAULT_MODEL
     model_info(model_name)  # an unknown name is a usage error, even when everything is skipped
+    if hints:
+        check_model_takes_hints(model_name, model_takes_hints(model_name), hints)
     extra = gcp_extra(model_name, class_ref=class_ref, direction=direction, strength=strength)
     colorizer = None
     if any(job.result is None for job in jobs):
@@ -224,21 +173,34 @@ def colorize_command(
             offline=offline,
             extra=extra,
         )
+        check_model_takes_hints(model_name, colorizer.accepts_hints, hints)
+
+    from autocolor.batch.runner import run_batch
+    from autocolor.hints import hints_to_json
 
     results = [ItemResult(path, None, "failed", reason) for path, reason in unreadable]
     for result in results:
         if as_json:
             click.echo(result.to_json())
-    with Progress(sum(job.result is None for job in jobs), enabled=not (quiet or as_json)) as progress:
-        for job in jobs:
-            if job.result is None:
-                assert colorizer is not None
-                progress.working_on(Path(job.item.path).name)
-                job.result = _run_one(job, colorizer, format_)
+    to_run = {job.item.path for job in jobs if job.result is None}
+    with Progress(len(to_run), enabled=not (quiet or as_json)) as progress:
+
+        def report(result: ItemResult) -> None:
+            result.model = result.model or model_name
+            if result.input in hints:
+                result.hints = hints_to_json(hints[result.input])
+            if result.input in to_run:
+                progress.working_on(Path(result.input).name)
                 progress.advance()
-            job.result.model = job.result.model or model_name
-            results.append(job.result)
             if as_json:
-                click.echo(job.result.to_json())
+                click.echo(result.to_json())
+
+        if colorizer is None:  # everything was decided up front: nothing to run
+            for job in jobs:
+                assert job.result is not None
+                report(job.result)
+                results.append(job.result)
+        else:
+            results += run_batch(jobs, colorizer, format=format_, on_result=report, debug=debug_enabled())
     print_summary(results, quiet=quiet)
     ctx.exit(1 if any(r.status == "failed" for r in results) else 0)

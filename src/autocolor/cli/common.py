@@ -7,30 +7,27 @@ stays fast; the heavy modules are imported inside the functions that need them.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from autocolor.errors import AutocolorError, InputImageError, OutputError, UsageError
+# The per-file vocabulary lives in the batch layer (executors share it); re-exported here
+# so the subcommands import everything from one place.
+from autocolor.batch.item import ensure_parent  # noqa: F401
+from autocolor.batch.plan import STDIO, InputFile, plan_output  # noqa: F401
+from autocolor.batch.results import ItemResult, failure_reason, one_line  # noqa: F401
+from autocolor.errors import OutputError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
-STDIO = "-"
 #: Env var with the same effect as the hidden ``--random-weights`` flag (tests only).
 RANDOM_WEIGHTS_ENV = "AUTOCOLOR_RANDOM_WEIGHTS"
 
 
 # --------------------------------------------------------------------------- messages
-
-
-def one_line(message: object) -> str:
-    """A message squeezed onto one line (user errors are always one line)."""
-    return " ".join(str(message).split())
 
 
 def report_error(message: object) -> None:
@@ -121,22 +118,6 @@ def output_options(f: F) -> F:
 
 
 # --------------------------------------------------------------------------- inputs
-
-
-@dataclass(frozen=True)
-class InputFile:
-    """One input image: ``path`` as given or found (``"-"`` = stdin), and for files found in a
-    folder argument that folder (``root``), so outputs can mirror the tree."""
-
-    path: str
-    root: Path | None = None
-
-    @property
-    def relative(self) -> Path:
-        """Path below its folder argument, or just the file name for a file argument."""
-        if self.root is None:
-            return Path(Path(self.path).name or "stdin")
-        return Path(self.path).relative_to(self.root)
 
 
 def _supported_suffixes() -> frozenset[str]:
@@ -236,42 +217,11 @@ def output_is_folder(output: str | None, inputs: Sequence[InputFile], arguments:
     return True
 
 
-def plan_output(item: InputFile, output: str | None, *, folder: bool, format: str | None, tag: str) -> str:
-    """The output path of ``item``.
-
-    No ``-o``: ``<stem><tag><ext>`` beside the input (stdout for stdin). ``-o FOLDER``: the
-    input's path below its folder argument (or its name), mirrored under ``FOLDER``, with the
-    suffix of ``format`` when given. ``-o FILE`` / ``-o -``: that.
-    """
-    from autocolor.pipeline import output_suffix
-
-    if output is None:
-        if item.path == STDIO:
-            return STDIO
-        source = Path(item.path)
-        return str(source.with_name(f"{source.stem}{tag}{output_suffix(source, format)}"))
-    if not folder:
-        return output
-    if item.path == STDIO:
-        raise UsageError("stdin input needs -o FILE or -o - (stdout), not a folder")
-    relative = item.relative
-    return str(Path(output) / relative.with_suffix(output_suffix(relative, format)))
-
-
 def check_output_folder(folder: str) -> None:
     """Fail early, with one clear line, when an existing output folder cannot be written."""
     path = Path(folder)
     if path.is_dir() and not os.access(path, os.W_OK | os.X_OK):
         raise OutputError(folder, "output folder is not writable")
-
-
-def ensure_parent(output: str) -> None:
-    """Create the output's folder (mirrored trees); a failure is an :class:`OutputError`."""
-    parent = Path(output).parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(output, f"cannot create folder {parent}: {exc.strerror or exc}") from exc
 
 
 def refuse_terminal_stdout() -> None:
@@ -281,36 +231,6 @@ def refuse_terminal_stdout() -> None:
 
 
 # --------------------------------------------------------------------------- results
-
-
-@dataclass
-class ItemResult:
-    """What happened to one input; one ``--json`` line."""
-
-    input: str
-    output: str | None
-    status: str  # "ok" | "skipped" | "failed"
-    error: str | None = None
-    seconds: float = 0.0
-    width: int | None = None
-    height: int | None = None
-    model: str | None = None
-
-    def to_json(self) -> str:
-        record = asdict(self)
-        record["seconds"] = round(self.seconds, 4)
-        return json.dumps(record, ensure_ascii=False)
-
-
-def failure_reason(exc: BaseException, input_path: str) -> str:
-    """The reason part of ``input: reason`` for a failed item (an output path is kept)."""
-    if isinstance(exc, InputImageError) and exc.path == input_path:
-        return one_line(exc.reason)
-    if isinstance(exc, OutputError):
-        return one_line(f"cannot write {exc.path}: {exc.reason}")
-    if isinstance(exc, AutocolorError):
-        return one_line(exc)
-    return one_line(f"internal error: {type(exc).__name__}: {exc}")
 
 
 class Progress:

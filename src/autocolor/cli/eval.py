@@ -1,7 +1,7 @@
 """``autocolor eval``: score models, folders of outputs and baselines with the field's metrics.
 
-Parsing and reporting only: the work is :func:`autocolor.eval.evaluate`, the outputs are
-:mod:`autocolor.evalreport`.
+Parsing and reporting only: the work is :func:`autocolor.evaluation.evaluate`, the outputs are
+:mod:`autocolor.evaluation.report`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,21 @@ from autocolor.cli.common import Progress, report_error
 from autocolor.errors import UsageError
 
 EXIT_SKIPPED = 1
+
+
+def _parse_hint_counts(values: tuple[str, ...]) -> list[int]:
+    """``("0,1,2", "5")`` -> ``[0, 1, 2, 5]`` (sorted, unique); anything else is a usage error."""
+    counts: set[int] = set()
+    for value in values:
+        for part in value.split(","):
+            try:
+                count = int(part)
+            except ValueError:
+                raise UsageError(f"bad --hints-from-ground-truth {value!r}: use counts such as 0,1,2,5,10") from None
+            if count < 0:
+                raise UsageError(f"bad --hints-from-ground-truth {value!r}: counts must be >= 0")
+            counts.add(count)
+    return sorted(counts)
 
 
 def _parse_predictions(values: tuple[str, ...]) -> list[tuple[str, Path]]:
@@ -40,6 +55,8 @@ Examples:
   autocolor eval --data val/ --model cic.eccv16 --prior my_prior.npy --resolution 256x256
   autocolor eval --data val/ --model cic.eccv16 --fid      # after: autocolor fetch-weights fid.inception
   autocolor eval --data val/ --model pic.small --temperature 0.7 --seed 1   # samples at T = 0.7
+  autocolor eval --data val/ --model cic.base --model cic.lite --baseline gray \
+      --hints-from-ground-truth 0,1,2,5,10,20,50 --plot hints.png      # PSNR / AuC vs colour hints
 
 \b
 Metrics (each module of autocolor.metrics states its exact protocol):
@@ -92,6 +109,10 @@ rest) or an error; 2 bad usage.""",
               help="Write per-image rows to FILE and the summary (with the protocol) to FILE_summary.csv.")
 @click.option("--plot", "plot_path", type=click.Path(path_type=Path), default=None, metavar="FILE.png",
               help="Draw the raw and rebalanced CMF curves and a colourfulness histogram (needs matplotlib).")
+@click.option("--hints-from-ground-truth", "hint_counts", multiple=True, metavar="N[,N...]",
+              help="Score hint-aware models given N colour hints simulated from the ground truth (seeded "
+              "positions, 6x6-pixel patch means, as the SIGGRAPH17 evaluation), once per N; other models are "
+              "scored automatically. With --plot, draws PSNR and AuC against N.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no table.")
 @click.pass_context
 def eval_command(
@@ -116,6 +137,7 @@ def eval_command(
     json_path: str | None,
     csv_path: Path | None,
     plot_path: Path | None,
+    hint_counts: tuple[str, ...],
     quiet: bool,
 ) -> None:
     """Score colorizations of the photos in --data with the metrics of the CIC, Larsson, PIC
@@ -124,8 +146,8 @@ def eval_command(
     Every method sees only the L* of each photo; an image counts only if every method could
     score it, so all methods are compared on the same images.
     """
-    from autocolor.eval import EvalConfig, Resolution, evaluate
-    from autocolor.evalreport import render_table, require_matplotlib, write_csv, write_json, write_plot
+    from autocolor.evaluation import EvalConfig, Resolution, evaluate, find_images
+    from autocolor.evaluation.report import render_table, require_matplotlib, write_csv, write_json, write_plot
 
     if plot_path is not None:
         require_matplotlib()  # fail before a long run, not after it
@@ -147,9 +169,8 @@ def eval_command(
         limit=limit,
         pretrained=not random_weights,
         offline=offline,
+        hint_counts=_parse_hint_counts(hint_counts),
     )
-    from autocolor.eval import find_images
-
     total = len(find_images(data_dir))
     total = min(total, limit) if limit else total
     with Progress(total, enabled=not quiet, description="evaluating") as bar:
@@ -161,7 +182,7 @@ def eval_command(
     if json_path == "-":
         import json
 
-        from autocolor.evalreport import to_json_dict
+        from autocolor.evaluation.report import to_json_dict
 
         click.echo(json.dumps(to_json_dict(result), indent=2, allow_nan=False))
     elif json_path is not None:
@@ -169,7 +190,12 @@ def eval_command(
     if csv_path is not None:
         write_csv(result, csv_path)
     if plot_path is not None:
-        write_plot(result, plot_path)
+        if config.hint_counts:
+            from autocolor.evaluation.report import write_hints_plot
+
+            write_hints_plot(result, plot_path)
+        else:
+            write_plot(result, plot_path)
     if not quiet:
         from rich.console import Console
 

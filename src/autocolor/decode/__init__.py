@@ -45,12 +45,16 @@ class DecodeOptions:
         generator: random source for sampling methods (a seeded generator gives repeatable
             output); ``None`` uses torch's global generator.
         extra: family-specific options, e.g. ``{"class_id": 207}`` for GCP.
+        hints: colour hints for hint-aware networks (``accepts_hints``): ``(ab, mask)`` with
+            ab ``(N, 2, h, w)`` in Lab units and mask ``(N, 1, h, w)`` 0/1 at the network's
+            input resolution (see :mod:`autocolor.hints.raster`); ``None``: no hints.
     """
 
     method: str = "annealed_mean"
     temperature: float = 0.38
     generator: torch.Generator | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    hints: tuple[torch.Tensor, torch.Tensor] | None = None
 
 
 Decoder = Callable[[nn.Module, torch.Tensor, DecodeOptions], torch.Tensor]
@@ -121,6 +125,24 @@ def check_method(output_kind: str, method: str) -> None:
         )
 
 
+def accepts_hints(net: nn.Module) -> bool:
+    """Whether ``net`` takes colour hints: its class sets ``accepts_hints: ClassVar[bool] = True``
+    and its ``forward(lightness, hints=None, mask=None)`` follows the SIGGRAPH17 convention."""
+    return bool(getattr(net, "accepts_hints", False))
+
+
+def run_network(net: nn.Module, lightness: torch.Tensor, options: DecodeOptions) -> torch.Tensor:
+    """``net(lightness)``, with ``options.hints`` passed on as ``(hints, mask)`` when given.
+
+    Decoders call this instead of ``net(lightness)`` so that hints reach the network without
+    any decoder knowing about them; :func:`predict_ab` has checked the network takes them.
+    """
+    if options.hints is None:
+        return net(lightness)
+    hints, mask = options.hints
+    return net(lightness, hints.to(lightness.device), mask.to(lightness.device))
+
+
 def predict_ab(net: nn.Module, lightness: torch.Tensor, options: DecodeOptions) -> torch.Tensor:
     """Run ``net`` on L* and decode its output to ab.
 
@@ -135,6 +157,16 @@ def predict_ab(net: nn.Module, lightness: torch.Tensor, options: DecodeOptions) 
     """
     kind = output_kind_of(net)
     check_method(kind, options.method)
+    if options.hints is not None:
+        if not accepts_hints(net):
+            raise UsageError(f"{type(net).__name__} cannot take colour hints")
+        hints, mask = options.hints
+        n, _, h, w = lightness.shape
+        if tuple(hints.shape) != (n, 2, h, w) or tuple(mask.shape) != (n, 1, h, w):
+            raise ValueError(
+                f"hints must be ({n}, 2, {h}, {w}) and mask ({n}, 1, {h}, {w}) for L* {tuple(lightness.shape)}, "
+                f"got {tuple(hints.shape)} and {tuple(mask.shape)}"
+            )
     return _entry(kind).decoder(net, lightness, options)
 
 
@@ -184,7 +216,7 @@ def _bin_grid(net: nn.Module, device: torch.device) -> torch.Tensor:
 @register_decoder("ab_bins", methods=("annealed_mean", "mean", "mode", "sample"))
 def _decode_ab_bins(net: nn.Module, lightness: torch.Tensor, options: DecodeOptions) -> torch.Tensor:
     # Softmax in fp32 even when the forward pass ran under bf16 autocast.
-    logits = net(lightness).float()
+    logits = run_network(net, lightness, options).float()
     grid = _bin_grid(net, logits.device)
     if options.method == "annealed_mean":
         return bin_decoding.annealed_mean(logits, grid, options.temperature)
@@ -197,7 +229,7 @@ def _decode_ab_bins(net: nn.Module, lightness: torch.Tensor, options: DecodeOpti
 
 @register_decoder("ab", methods=("ab",))
 def _decode_ab(net: nn.Module, lightness: torch.Tensor, options: DecodeOptions) -> torch.Tensor:
-    ab = net(lightness).float()
+    ab = run_network(net, lightness, options).float()
     if ab.dim() != 4 or ab.shape[1] != 2:
         raise ValueError(f"an 'ab' network must return (N, 2, h, w), got {tuple(ab.shape)}")
     return ab

@@ -7,7 +7,7 @@ Protocols:
   ab error. The runner reports it pooled over all pixels of the set and as the mean of
   per-image values. Larsson et al. report their RMSE "in alpha-beta" on an unpublished scale:
   ``rmse_ab / scale`` gives the number on any other scale; do not compare Lab-unit values with
-  their 0.343 directly (see the eval protocol in :mod:`autocolor.eval`).
+  their 0.343 directly (see the eval protocol in :mod:`autocolor.evaluation.run`).
 * **PSNR**: both images are first quantised to 8 bits (``round(clip(x, 0, 1) * 255)``, what
   a saved PNG holds); ``MSE`` is the mean over all pixels and the three channels of the
   squared difference; ``PSNR = 10 log10(255^2 / MSE)`` dB, ``+inf`` for identical images.

@@ -121,11 +121,12 @@ class ECCV16Net(nn.Module):
 
 
 class SIGGRAPH17Net(nn.Module):
-    """SIGGRAPH17 (user-guided) colorization network, used automatically (no hints).
+    """SIGGRAPH17 (user-guided) colorization network: automatic, or guided by colour hints.
 
     Inputs: ``lightness`` ``(N, 1, H, W)`` L* in ``[0, 100]``; optional ``hints`` ``(N, 2, H, W)``
     ab in Lab units at hinted pixels and ``mask`` ``(N, 1, H, W)`` (1 where a hint is given, else
-    0); both default to zeros, which is automatic colorization. ``H`` and ``W`` must be
+    0); both default to zeros, which is automatic colorization. The network divides ``hints``
+    by 110 itself; :mod:`autocolor.hints` builds both maps from points as the official demo does. ``H`` and ``W`` must be
     multiples of 8 (three halvings, then three x2 upsamplings added to skip connections).
 
     Output: ``(N, 2, H, W)`` ab in Lab units, ``tanh`` regression times 110 (within +-110).
@@ -136,6 +137,7 @@ class SIGGRAPH17Net(nn.Module):
 
     output_kind: ClassVar[str] = "ab"
     size_multiple: ClassVar[int] = 8
+    accepts_hints: ClassVar[bool] = True  # forward(lightness, hints, mask): see autocolor.hints
 
     def __init__(
         self,
@@ -215,7 +217,7 @@ def eccv16() -> ECCV16Net:
     input_size=256,
     decoding="ab",
     temperature=1.0,
-    description="CIC SIGGRAPH17 (Zhang et al.): ab regression, no hints, official layout",
+    description="CIC SIGGRAPH17 (Zhang et al.): ab regression, takes colour hints, official layout",
 )
 def siggraph17() -> SIGGRAPH17Net:
     """CIC SIGGRAPH17 network, official layout (34.2 M parameters); random weights."""
@@ -243,7 +245,7 @@ def tiny(widths: Sequence[int] = TINY_WIDTHS) -> ECCV16Net:
     decoding="ab",
     temperature=1.0,
     tiny=True,
-    description="tiny SIGGRAPH17-shaped ab regression network for fast tests",
+    description="tiny SIGGRAPH17-shaped ab regression network (takes hints) for fast tests",
 )
 def tiny_regression(widths: Sequence[int] = TINY_WIDTHS) -> SIGGRAPH17Net:
     """SIGGRAPH17 design with a few channels per block (and a 1-class head), for fast tests."""

@@ -11,6 +11,19 @@ the keys of one or two submodules of the composite network:
 - ``biggan_D_256.pth``: BigGAN discriminator state_dict, from DGP -> ``biggan_dis.*``;
 - ``deformator_for_biggan.pt``: ``{"log_mat_half": (119, 119)}`` -> ``deformator.*``.
 
+Which writer's layout this follows, and where it was read: the official inference code
+(ToTheBeginning/GCP-Colorization ``solvers/refcolor_solver.py``, ``solvers/base_solver.py``,
+``config/defaults.py``) loads each BigGAN file with ``module.load_state_dict(torch.load(path))``
+(strict: the file is exactly that module's ``state_dict()``, BigGAN-PyTorch's spectral-norm
+``u0`` / ``sv0`` buffers included, no ``module.`` prefix) and the colorization file as
+``ckp[name]`` for each solver attribute ``net_*`` (``net_corr``, ``net_gen``). The generator and
+discriminator come from DGP (XingangPan/deep-generative-prior, "pytorch>=1.0.1", BigGAN-PyTorch's
+``torch.save(G.state_dict())``), i.e. possibly torch's legacy (pre-1.6, non-zip) serialisation;
+the deformator is GANLatentDiscovery's ``torch.save(deformator.state_dict())``
+(anvoynov/GANLatentDiscovery ``trainer.py``), ``{"log_mat_half": (d, d)}`` for the ORTHO type.
+Both serialisations are read (``torch.load`` detects the format); tensors saved from CUDA are
+mapped to the CPU. The tests write these files the same way (``tests/weights/gcp_weights_testutil.py``).
+
 Each file is one part of the manifest bundle ``gcp.imagenet``. What a file is, is read from its
 content (never from its name), checked against the part the manifest entry expects (its
 ``filename``), and every key and shape is checked against the target architecture before

@@ -1,5 +1,17 @@
 """Official PIC TensorFlow checkpoint -> autocolor ``PicNet`` state_dict (format ``"tf_ckpt"``).
 
+Which writer's layout this follows, and where it was read: the official training script
+(ameroyer/PIC ``main.py``) saves with a default TF1 ``tf.train.Saver()`` (every global variable,
+V2 tensor-bundle format) via ``saver.save(sess, os.path.join(log_dir, "model.ckpt"))``: files
+``model.ckpt.index``, ``model.ckpt.data-00000-of-00001``, ``model.ckpt.meta`` (the graph, not
+read) and a ``checkpoint`` state file whose path is relative to the training run's working
+directory (``./log/<date>/model.ckpt``), so the prefix is found by name in the folder
+(:func:`~autocolor.weights.tf_checkpoint.find_checkpoint_prefix`). Besides the network, the bundle
+holds what ``main.py`` creates: the EMA shadows of ``ema.apply(tf.trainable_variables())``,
+``AdamOptimizer``'s slots and ``beta1_power`` / ``beta2_power``, and float64 scalars for summaries
+(``bpd_rec``, ``rec_error``, ``gen_error``, ``gen_error_gray``); the tests' checkpoints
+(``tests/weights/tf_ckpt_writer.py``) hold all of these.
+
 The official code builds the network inside ``tf.make_template("picolor_template", ...)``;
 ``tf.name_scope`` does not prefix variables, so every weight-normalised conv ``<scope>`` has
 variables ``picolor_template/<scope>/V`` (kernel ``(kh, kw, in, out)``), ``.../g`` and ``.../b``

@@ -1,4 +1,4 @@
-"""What :mod:`autocolor.eval` scores: image decoding helpers and one predictor per method.
+"""What an evaluation scores: one predictor per method (a model, a folder of outputs, a baseline).
 
 A predictor turns one ground-truth image into ``(ab, rgb, nll)``: ab float64 ``(2, H, W)`` in
 Lab units, the 8-bit sRGB image the method delivers ``(H, W, 3)`` uint8, and ``(nats, dims)``
@@ -7,52 +7,17 @@ for likelihood models (else ``None``).
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import numpy as np
-import torch
-from PIL import Image, ImageOps
 
-from autocolor.color.lab import lab_to_rgb, rgb_to_lab
 from autocolor.errors import InputImageError, UsageError
+from autocolor.evaluation.config import EvalConfig
+from autocolor.evaluation.images import IMAGE_SUFFIXES, lab_to_rgb8, read_rgb8, resize_rgb8, rgb8_to_lab
 
-if TYPE_CHECKING:  # pragma: no cover
-    from autocolor.eval import EvalConfig
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 Prediction = tuple[np.ndarray, np.ndarray, "tuple[float, int] | None"]
-
-
-def read_rgb8(path: Path) -> np.ndarray:
-    """Decode an image file as 8-bit sRGB ``(H, W, 3)`` uint8, EXIF orientation applied."""
-    try:
-        with Image.open(path) as img:
-            img = ImageOps.exif_transpose(img)
-            return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise InputImageError(path, f"cannot decode image ({exc})") from exc
-
-
-def resize_rgb8(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Bicubic resize of uint8 RGB to ``(width, height)``; no-op when the size already matches."""
-    if (rgb.shape[1], rgb.shape[0]) == size:
-        return rgb
-    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BICUBIC), dtype=np.uint8)
-
-
-def rgb8_to_lab(rgb: np.ndarray) -> np.ndarray:
-    """uint8 ``(H, W, 3)`` -> float64 Lab ``(3, H, W)``."""
-    # np.require copies read-only arrays (e.g. np.asarray of a PIL image), which torch cannot wrap.
-    pixels = torch.from_numpy(np.require(rgb, dtype=np.uint8, requirements=["C", "W"]))
-    return rgb_to_lab(pixels.permute(2, 0, 1).double() / 255.0).numpy()
-
-
-def lab_to_rgb8(lightness: np.ndarray, ab: np.ndarray) -> np.ndarray:
-    """L* ``(H, W)`` and ab ``(2, H, W)`` -> gamut-clipped, rounded uint8 sRGB ``(H, W, 3)``."""
-    lab = torch.from_numpy(np.concatenate((lightness[None], ab), 0).astype(np.float64))
-    rgb = lab_to_rgb(lab, clip=True).permute(1, 2, 0).numpy()
-    return np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
 
 
 class Predictor(Protocol):
@@ -101,6 +66,40 @@ class ModelPredictor:
             nats, dims = self.colorizer.nll(lightness, gt_lab[1:].astype(np.float32))
             nll = (float(nats), int(dims))
         return ab, lab_to_rgb8(gt_lab[0], ab), nll
+
+
+class HintedModelPredictor(ModelPredictor):
+    """A hint-aware model given ``count`` colour hints simulated from the ground truth.
+
+    The hints follow the SIGGRAPH17 release's evaluation (:func:`autocolor.hints.sample_ground_truth_hints`):
+    the true ab brought to the network's input size (area average), ``count`` patches of
+    :data:`autocolor.hints.GROUND_TRUTH_PATCH` pixels at normally distributed positions, each
+    given its mean ab. The positions come from ``RandomState([seed, crc32(relative path)])``:
+    the same for every model and run, and the points of a smaller count are the first points of
+    a larger one. ``count = 0`` is the model's automatic colorization.
+    """
+
+    def __init__(self, name: str, colorizer: Any, count: int, seed: int) -> None:
+        super().__init__(f"{name}:hints={count}", colorizer)
+        self.hint_count = count
+        self.seed = seed
+        self.source = f"model {name}, {count} ground-truth hints"
+
+    def predict(self, rel: str, gt_rgb: np.ndarray, gt_lab: np.ndarray) -> Prediction:
+        import torch
+        import torch.nn.functional as F
+
+        from autocolor.hints import GROUND_TRUTH_PATCH, sample_ground_truth_hints
+        from autocolor.pipeline import network_input_size
+
+        lightness = gt_lab[0].astype(np.float32)
+        size = network_input_size(self.colorizer.net, *lightness.shape, self.colorizer.size)
+        true_ab = torch.from_numpy(np.ascontiguousarray(gt_lab[1:], dtype=np.float32))[None]
+        small_ab = F.interpolate(true_ab, size=size, mode="area")[0]
+        rng = np.random.RandomState([self.seed, zlib.crc32(rel.encode())])
+        maps = sample_ground_truth_hints(small_ab, self.hint_count, rng, (GROUND_TRUTH_PATCH,))
+        ab = np.asarray(self.colorizer.predict_ab(lightness, maps), dtype=np.float64)
+        return ab, lab_to_rgb8(gt_lab[0], ab), None
 
 
 class FilesPredictor:
@@ -157,7 +156,16 @@ def make_predictors(config: EvalConfig) -> list[Predictor]:
                 offline=config.offline,
                 extra={MIXTURE_TEMPERATURE: tau} if pic else None,
             )
-            predictors.append(ModelPredictor(name, colorizer))
+            if config.hint_counts and colorizer.accepts_hints:
+                seed = config.seed or 0
+                predictors += [HintedModelPredictor(name, colorizer, n, seed) for n in config.hint_counts]
+            else:  # automatic only (without a sweep, or a model that takes no hints: a reference)
+                predictors.append(ModelPredictor(name, colorizer))
+    if config.hint_counts and not any(isinstance(p, HintedModelPredictor) for p in predictors):
+        raise UsageError(
+            "--hints-from-ground-truth needs a model that takes colour hints (e.g. cic.base, cic.siggraph17); "
+            f"none of {', '.join(config.models) or 'the methods'} does"
+        )
     names = [p.name for p in predictors]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

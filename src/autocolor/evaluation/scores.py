@@ -1,4 +1,4 @@
-"""Per-method streaming accumulators of :mod:`autocolor.eval`: one row per image, one summary.
+"""Per-method streaming accumulators of :mod:`autocolor.evaluation`: one row per image, one summary.
 
 Everything kept across images is fixed-size (two 152-bin CMF histograms, sums, counts) plus a
 few scalars per image (the row and the colourfulness values for the histogram plot).
@@ -18,7 +18,7 @@ from autocolor.metrics.likelihood import BitsPerDimAccumulator
 
 
 class MethodScores:
-    """Accumulates one method's metrics over images (see :mod:`autocolor.eval` for the protocol)."""
+    """Accumulates one method's metrics over images (see :mod:`autocolor.evaluation.run` for the protocol)."""
 
     def __init__(self, name: str, kind: str, source: str, rebalanced: bool) -> None:
         self.name = name

@@ -1,4 +1,4 @@
-"""Reports of an :class:`autocolor.eval.EvalResult`: JSON, CSV, a rich table and a PNG plot.
+"""Reports of an :class:`autocolor.evaluation.EvalResult`: JSON, CSV, a rich table and a PNG plot.
 
 Every output carries the protocol with the numbers: the JSON has a ``protocol`` object, the
 summary CSV repeats the protocol fields on every row, the table has it as a caption and the plot
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from autocolor.errors import AutocolorError, OutputError
-from autocolor.eval import GROUND_TRUTH, EvalResult
+from autocolor.evaluation.config import GROUND_TRUTH, EvalResult
 from autocolor.metrics.auc import THRESHOLDS
 
 ROW_FIELDS = (
@@ -203,6 +203,62 @@ def write_plot(result: EvalResult, path: Path) -> None:
     fig.tight_layout()
     try:
         fig.savefig(path, dpi=110, format="png")
+    except OSError as exc:
+        raise OutputError(path, f"cannot write ({exc.strerror or exc})") from exc
+    finally:
+        plt.close(fig)
+
+
+def hint_sweep(result: EvalResult) -> dict[str, list[tuple[int, dict[str, Any]]]]:
+    """``{model: [(hint points, summary), ...]}`` for the ``NAME:hints=N`` methods, by N."""
+    curves: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    for name, summary in result.summary.items():
+        if "hint_points" in summary:
+            curves.setdefault(name.rsplit(":hints=", 1)[0], []).append((int(summary["hint_points"]), summary))
+    return {model: sorted(points, key=lambda p: p[0]) for model, points in curves.items()}
+
+
+def write_hints_plot(result: EvalResult, path: Path) -> None:
+    """PNG of PSNR and raw AuC against the number of ground-truth hints, one line per hint-aware
+    model; methods without hints (the gray baseline, automatic models) as horizontal lines.
+
+    As in the SIGGRAPH17 paper's sweep the x axis is logarithmic and 0 hints sits at 0.4.
+    """
+    require_matplotlib()
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    zero_at = 0.4
+    curves = hint_sweep(result)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    ticks = sorted({n for points in curves.values() for n, _ in points})
+    references = [name for name, summary in result.summary.items() if "hint_points" not in summary]
+    for ax, key, label in ((axes[0], "psnr", "PSNR (dB)"), (axes[1], "auc_raw", "AuC of ab error (%)")):
+        for i, (model, points) in enumerate(curves.items()):
+            xs = [n if n > 0 else zero_at for n, _ in points]
+            ax.plot(xs, [s[key] for _, s in points], "o-", color=f"C{i}", label=model)
+        for i, name in enumerate(references, start=len(curves)):
+            value = result.summary[name].get(key)
+            if value is not None:
+                ax.axhline(value, linestyle="--", linewidth=1, color="gray" if name == "gray" else f"C{i}",
+                           label=f"{name} (no hints)")
+        ax.set_xscale("log")
+        ax.set_xticks([n if n > 0 else zero_at for n in ticks], ["auto" if n == 0 else str(n) for n in ticks])
+        ax.minorticks_off()
+        ax.set(xlabel="ground-truth hints (6x6 patches)", ylabel=label, title=label)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small", loc="lower right")
+    protocol = result.protocol
+    fig.suptitle(
+        f"autocolor {protocol['autocolor_version']}: {protocol['images_scored']} images of "
+        f"{protocol['data_dir']}, {protocol['resolution']}",
+        fontsize="medium",
+    )
+    fig.tight_layout()
+    try:
+        fig.savefig(path, dpi=90, format="png")
     except OSError as exc:
         raise OutputError(path, f"cannot write ({exc.strerror or exc})") from exc
     finally:

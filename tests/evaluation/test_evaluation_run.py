@@ -11,34 +11,11 @@ import torch
 from PIL import Image
 
 from autocolor.errors import InputImageError, UsageError, WeightsError
-from autocolor.eval import EvalConfig, Resolution, evaluate
-from autocolor.evalmethods import GrayPredictor, rgb8_to_lab
-from autocolor.evalscores import MethodScores
+from autocolor.evaluation import EvalConfig, Resolution, evaluate
+from autocolor.evaluation.images import rgb8_to_lab
+from autocolor.evaluation.methods import GrayPredictor
 from autocolor.metrics.auc import CMFAccumulator, rebalancing_weights
-
-COLOURS = {
-    "a_red_green.png": ((200, 30, 40), (40, 160, 60)),
-    "b_blue_yellow.png": ((30, 60, 200), (230, 210, 40)),
-    "c_gray.png": ((120, 120, 120), (60, 60, 60)),
-}
-
-
-def make_photos(folder: Path, size: tuple[int, int] = (16, 20)) -> dict[str, np.ndarray]:
-    """Three lossless two-colour PNGs (top half / bottom half) of ``size`` = (width, height)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    images = {}
-    for name, (top, bottom) in COLOURS.items():
-        img = np.empty((size[1], size[0], 3), dtype=np.uint8)
-        img[: size[1] // 2], img[size[1] // 2 :] = top, bottom
-        Image.fromarray(img).save(folder / name)
-        images[name] = img
-    return images
-
-
-def write_copies(folder: Path, images: dict[str, np.ndarray], suffix: str = ".png") -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, pixels in images.items():
-        Image.fromarray(pixels).save(folder / (Path(name).stem + suffix))
+from tests.evaluation.evalhelpers import make_photos, write_copies
 
 
 def _direct_auc(errors: np.ndarray, weights: np.ndarray | None = None) -> float:
@@ -68,10 +45,10 @@ def test_gray_baseline_is_pooled_over_all_pixels(tmp_path: Path) -> None:
 
 
 def test_rebalanced_auc_is_unavailable_without_a_prior(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import autocolor.eval as eval_module
+    import autocolor.evaluation.run as run_module
 
     make_photos(tmp_path / "gt")
-    monkeypatch.setattr(eval_module, "default_prior_path", lambda: tmp_path / "missing.npy")
+    monkeypatch.setattr(run_module, "default_prior_path", lambda: tmp_path / "missing.npy")
     result = evaluate(EvalConfig(tmp_path / "gt", baselines=["gray"], resolution=Resolution("native")))
     assert result.summary["gray"]["auc_rebalanced"] is None
     assert "unavailable" in result.protocol["auc_rebalanced"]
@@ -224,21 +201,6 @@ def test_model_path_feeds_lightness_and_records_bits_per_dim(tmp_path: Path, mon
         lab = rgb8_to_lab(images[name])
         errors.append(np.hypot(lab[1] - 3.0, lab[2] - 4.0).ravel())
     assert shift["auc_raw"] == pytest.approx(_direct_auc(np.concatenate(errors)), abs=1e-9)
-
-
-def test_accumulators_do_not_keep_pixels(tmp_path: Path) -> None:
-    make_photos(tmp_path / "gt", size=(40, 30))
-    scores = MethodScores("gray", "baseline", "ab = 0", rebalanced=False)
-    predictor = GrayPredictor()
-    for path in sorted((tmp_path / "gt").iterdir()):
-        rgb = np.asarray(Image.open(path).convert("RGB"))
-        lab = rgb8_to_lab(rgb)
-        ab, pred, _ = predictor.predict(path.name, rgb, lab)
-        scores.add(path.name, rgb, lab, ab, pred, None, {"paper": 0.0, "abs": 0.0}, None)
-    arrays = [v for v in vars(scores).values() if isinstance(v, np.ndarray)]
-    arrays += [v for acc in (scores.cmf_raw,) for v in vars(acc).values() if isinstance(v, np.ndarray)]
-    assert arrays and max(a.size for a in arrays) <= 152  # fixed-size histograms only
-    assert len(scores.colorfulness_values) == 3
 
 
 def test_fid_without_weights_fails_before_scoring(tmp_path: Path) -> None:

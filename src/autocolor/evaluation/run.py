@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -31,90 +30,13 @@ import numpy as np
 
 from autocolor import __version__
 from autocolor.errors import InputImageError, UsageError
-from autocolor.evalmethods import IMAGE_SUFFIXES, Predictor, make_predictors, read_rgb8, resize_rgb8, rgb8_to_lab
-from autocolor.evalscores import MethodScores
+from autocolor.evaluation.config import BASELINES, GROUND_TRUTH, EvalConfig, EvalResult, Resolution
+from autocolor.evaluation.images import IMAGE_SUFFIXES, read_rgb8, resize_rgb8, rgb8_to_lab
+from autocolor.evaluation.methods import make_predictors
+from autocolor.evaluation.scores import MethodScores
 from autocolor.metrics.auc import MAX_THRESHOLD, rebalancing_weights
 from autocolor.metrics.colorfulness import colorfulness_both
 from autocolor.metrics.fidelity import SSIM_MIN_SIDE
-
-BASELINES = ("gray",)
-GROUND_TRUTH = "ground_truth"
-
-
-@dataclass(frozen=True)
-class Resolution:
-    """``native`` (as decoded), ``N`` (short side N, aspect kept) or ``WxH`` (exact, aspect ignored)."""
-
-    text: str = "256"
-
-    def __post_init__(self) -> None:
-        self.target_size((100, 100))  # validates the text
-
-    def target_size(self, size: tuple[int, int]) -> tuple[int, int]:
-        """Evaluated ``(width, height)`` of an image decoded at ``size``."""
-        text = self.text.strip().lower()
-        try:
-            if text == "native":
-                return size
-            if "x" in text:
-                w, h = (int(v) for v in text.split("x"))
-                if w < 1 or h < 1:
-                    raise ValueError
-                return (w, h)
-            short = int(text)
-            if short < 1:
-                raise ValueError
-        except ValueError:
-            raise UsageError(f"bad --resolution {self.text!r}: use native, N (short side) or WxH") from None
-        width, height = size
-        if min(width, height) == short:
-            return size
-        if width <= height:
-            return (short, max(1, round(height * short / width)))
-        return (max(1, round(width * short / height)), short)
-
-    def describe(self) -> str:
-        text = self.text.strip().lower()
-        if text == "native":
-            return "native (images scored at their decoded size)"
-        if "x" in text:
-            return f"{text} exactly (bicubic, aspect ignored, as CIC's 256x256 evaluation)"
-        return f"short side {text} px (bicubic, aspect kept; images already at that size are not resampled)"
-
-
-@dataclass
-class EvalConfig:
-    """What to score and how; see :func:`evaluate`."""
-
-    data_dir: Path
-    models: Sequence[str] = ()
-    predictions: Sequence[tuple[str, Path]] = ()
-    baselines: Sequence[str] = ()
-    resolution: Resolution = field(default_factory=Resolution)
-    prior_path: Path | None = None
-    prior_smoothing: float = 0.0
-    rebalance_lambda: float = 0.0
-    grid: np.ndarray | None = None
-    device: str = "auto"
-    seed: int | None = 0
-    temperature: float | None = None  # for every model's annealing / sampling; None = each model's own
-    mixture_temperature: float | None = None  # PIC models' mixture temperature; None = each model's own
-    fid: bool = False
-    fid_weights: Path | None = None
-    limit: int | None = None
-    pretrained: bool = True
-    offline: bool = False
-
-
-@dataclass
-class EvalResult:
-    """Numbers and the protocol that produced them."""
-
-    protocol: dict[str, Any]
-    summary: dict[str, dict[str, Any]]
-    rows: list[dict[str, Any]]
-    skipped: list[dict[str, str]]
-    colorfulness_values: dict[str, list[float]]
 
 
 def default_prior_path() -> Path:
@@ -213,7 +135,20 @@ def build_protocol(config: EvalConfig, rebalancing: dict[str, Any]) -> dict[str,
         "mixture_temperature": "each PIC model's default"
         if config.mixture_temperature is None
         else config.mixture_temperature,
+        **({"hints": _hints_protocol(config)} if config.hint_counts else {}),
     }
+
+
+def _hints_protocol(config: EvalConfig) -> str:
+    from autocolor.hints import GROUND_TRUTH_PATCH
+
+    counts = ", ".join(str(n) for n in config.hint_counts)
+    return (
+        f"hint-aware models 'NAME:hints=N' for N = {counts}: N points simulated from the ground truth as the "
+        f"SIGGRAPH17 release evaluates (true ab area-averaged to the network input; {GROUND_TRUTH_PATCH}x"
+        f"{GROUND_TRUTH_PATCH}-pixel patches, top-left ~ normal(centre, side/4) clipped inside, mean ab; mask 0/1), "
+        f"RandomState([seed, crc32(relative path)]); models that take no hints are scored once, automatically"
+    )
 
 
 def evaluate(
@@ -287,6 +222,10 @@ def evaluate(
         raise InputImageError(config.data_dir, f"no image could be scored ({len(skipped)} skipped)")
     gt_means = {k: float(np.mean(v)) for k, v in gt_colorfulness.items()}
     summary = {name: s.summary(gt_means) for name, s in scores.items()}
+    for predictor in predictors:
+        count = getattr(predictor, "hint_count", None)
+        if count is not None:
+            summary[predictor.name]["hint_points"] = count
     if fid_scorer is not None:
         for name in summary:
             summary[name]["fid"] = fid_scorer.fid(name, GROUND_TRUTH)
@@ -344,12 +283,4 @@ def _make_fid_scorer(config: EvalConfig) -> Any:
     return FIDScorer(build_fid_network(load_fid_state_dict(config.fid_weights), device), device)
 
 
-__all__ = [
-    "BASELINES",
-    "EvalConfig",
-    "EvalResult",
-    "Predictor",
-    "Resolution",
-    "evaluate",
-    "find_images",
-]
+__all__ = ["build_protocol", "dataset_fingerprint", "default_prior_path", "evaluate", "find_images"]
