@@ -152,7 +152,7 @@ class CicBase(CicLite):
     input_size=256,
     decoding="annealed_mean",
     temperature=0.38,
-    description="cic.lite grown (wide 1/16 context, deeper decoder) and trained with colour hints.",
+    description="cic.lite grown (wide 1/16 context, deeper decoder), trained with colour hints (bundled, hint-aware).",
 )
 def cic_base() -> CicBase:
     """``cic.lite`` grown for quality, hint-aware (SIGGRAPH17-style hints)."""
