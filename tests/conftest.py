@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+import os
 
 import pytest
 import torch
+from hypothesis import settings
+
+# Fuzz profiles: "ci" (default) keeps the fuzz tests to seconds; "long" (>= 10,000 examples a
+# test) is for a run by hand: `pytest --hypothesis-profile=long tests/test_imagefile_fuzz.py`
+# or AUTOCOLOR_FUZZ=long. No example database: CI runs are the same every time (derandomize).
+settings.register_profile("ci", max_examples=100, deadline=None, derandomize=True, database=None)
+settings.register_profile("long", max_examples=10_000, deadline=None, database=None)
+settings.load_profile(os.environ.get("AUTOCOLOR_FUZZ", "ci"))
+
+# Any Ray instance a test starts binds and advertises 127.0.0.1 only (Ray reads this at import):
+# tests send traffic to the loopback address and nowhere else.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 # Tests must not compete with a training run for the cores, and must be deterministic.
 torch.set_num_threads(1)

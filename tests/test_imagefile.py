@@ -130,7 +130,9 @@ def test_decompression_bomb_is_refused_from_the_header(tmp_path: Path) -> None:
     png[29:33] = zlib.crc32(bytes(png[12:29])).to_bytes(4, "big")
     (tmp_path / "bomb.png").write_bytes(bytes(png))
     limit_before = Image.MAX_IMAGE_PIXELS
-    assert_bad(tmp_path / "bomb.png", "100000x100000", "178,956,970")
+    from autocolor.imageformats import default_max_pixels
+
+    assert_bad(tmp_path / "bomb.png", "100000x100000", f"{default_max_pixels():,}", "--max-pixels")
     assert Image.MAX_IMAGE_PIXELS == limit_before  # Pillow's global limit is restored
 
 
@@ -429,13 +431,17 @@ def test_failed_write_keeps_destination(tmp_path: Path, monkeypatch: pytest.Monk
     assert Image.open(destination).size == (10, 8)
 
 
-def test_failed_encode_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("name", ["out.png", "out.jpg", "out.webp"])
+def test_failed_encode_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
     def broken_save(*args: object, **kwargs: object) -> None:
         raise OSError("encoder error -2")
 
+    # PNG and JPEG are encoded by OpenCV (it reports failure with False), the rest by Pillow.
     monkeypatch.setattr(Image.Image, "save", broken_save)
-    with pytest.raises(OutputError, match="cannot encode PNG"):
-        write_photo(tmp_path / "out.png", np.zeros((8, 10, 3)), make_photo())
+    monkeypatch.setattr(cv2, "imencode", lambda *args: (False, None))
+    fmt = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP"}[name.split(".")[1]]
+    with pytest.raises(OutputError, match=f"cannot encode {fmt}"):
+        write_photo(tmp_path / name, np.zeros((8, 10, 3)), make_photo())
     assert only_files(tmp_path) == []
 
 

@@ -12,6 +12,7 @@ from PIL import Image
 from torch import nn
 
 from autocolor import pipeline
+from autocolor.color import keeplab
 from autocolor.color.lab import rgb_to_lab
 from autocolor.errors import OutputError, UnknownModelError, UsageError
 from autocolor.imagefile import read_photo
@@ -79,7 +80,7 @@ def test_chunked_conversion_equals_one_shot(monkeypatch: pytest.MonkeyPatch) -> 
     rng = np.random.default_rng(1)
     ab = rng.uniform(-60, 60, (2, 23, 17)).astype(np.float32)
     whole = lightness_ab_to_rgb(lightness, ab)
-    monkeypatch.setattr(pipeline, "_CHUNK_PIXELS", 40)  # two rows per chunk
+    monkeypatch.setattr(keeplab, "_CHUNK_PIXELS", 40)  # two rows per chunk
     assert np.allclose(lightness_ab_to_rgb(lightness, ab), whole, atol=1e-6)
 
 

@@ -58,3 +58,7 @@ class DeviceError(AutocolorError):
     """The requested device (e.g. ``cuda:1``) is not available."""
 
     exit_code = 2
+
+
+class MissingExtraError(AutocolorError):
+    """An optional feature's packages are not installed; the message names the extra to install."""

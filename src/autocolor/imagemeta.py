@@ -30,7 +30,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from PIL import Image, ImageCms
+from PIL import Image
+
+# PIL.ImageCms (LittleCMS) is imported where a profile is handled: most photos carry none, and
+# loading it is a measurable part of the command's start-up.
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +143,30 @@ def tiff_without_orientation(tiff: bytes) -> bytes:
     return tiff
 
 
+_PNG_PIXEL_CHUNKS = frozenset({b"IHDR", b"PLTE", b"tRNS", b"IDAT", b"IEND"})
+
+
+def png_pixel_chunks(png: bytes) -> bytes:
+    """The PNG with only the chunks that define its pixels (IHDR, PLTE, tRNS, IDAT, IEND).
+
+    For OpenCV's 16-bit decode: metadata was read by Pillow already, and libpng prints a
+    warning on stderr for every damaged ancillary chunk (iCCP, eXIf, text) it parses.
+    A file whose chunk structure does not parse is returned unchanged.
+    """
+    if not png.startswith(b"\x89PNG\r\n\x1a\n"):
+        return png
+    kept, pos = [png[:8]], 8
+    while pos + 12 <= len(png):
+        length = int.from_bytes(png[pos : pos + 4], "big")
+        end = pos + 12 + length
+        if end > len(png):
+            return png
+        if png[pos + 4 : pos + 8] in _PNG_PIXEL_CHUNKS:
+            kept.append(png[pos:end])
+        pos = end
+    return b"".join(kept)
+
+
 def _png_chunk(kind: bytes, payload: bytes) -> bytes:
     crc = zlib.crc32(kind + payload).to_bytes(4, "big")
     return len(payload).to_bytes(4, "big") + kind + payload + crc
@@ -165,6 +192,8 @@ def png_with_metadata(png: bytes, icc: bytes | None, exif: bytes | None) -> byte
 @lru_cache(maxsize=1)
 def srgb_profile() -> bytes:
     """LittleCMS's built-in sRGB profile, as embedded in outputs."""
+    from PIL import ImageCms
+
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
@@ -275,6 +304,8 @@ def _srgb_shaper() -> Shaper:
 
 def is_srgb_profile(icc: bytes) -> bool:
     """Whether a profile is sRGB (or gray with the sRGB curve), so applying it changes nothing."""
+    from PIL import ImageCms
+
     shaper, srgb = parse_shaper(icc), _srgb_shaper()
     if shaper is not None:
         x = np.linspace(0.0, 1.0, 1024)
@@ -349,6 +380,8 @@ def _to_pil(codes: np.ndarray, mode: str) -> Image.Image:
 
 def _cms_to_srgb(codes: np.ndarray, mode: str, icc: bytes) -> np.ndarray | None:
     """8-bit sRGB codes (H, W, 3) through LittleCMS, or ``None`` if the profile is unusable."""
+    from PIL import ImageCms
+
     if codes.dtype == np.uint16:
         log.info("ICC profile is LUT-based: converting 16-bit pixels through 8 bits")
     try:

@@ -16,6 +16,7 @@ or, for one file, :func:`colorize`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from autocolor.color.lab import lab_to_rgb
+from autocolor.color.keeplab import lightness_ab_to_rgb
 from autocolor.color.upsample import upsample_ab
 from autocolor.decode import (
     DEFAULT_TEMPERATURES,
@@ -41,7 +42,8 @@ from autocolor.decode import (
 from autocolor.devices import autocast_context, inference_dtype, resolve_device
 from autocolor.errors import OutputError, UsageError
 from autocolor.hints import Hint, HintMaps, rasterize_hints, stack_hint_maps
-from autocolor.imagefile import Photo, read_photo, same_file, write_photo
+from autocolor.imageencode import Layout, output_layout
+from autocolor.imagefile import SUPPORTED_SUFFIXES, Photo, output_format, read_photo, same_file, write_codes
 from autocolor.models.fusion import fuse_conv_batchnorm
 from autocolor.models.registry import ModelInfo, create_model, model_info
 
@@ -53,15 +55,9 @@ UPSAMPLE_METHODS = ("guided", "bilinear")
 RANDOM_WEIGHTS_SEED = 0
 #: Smallest network input side accepted by ``size`` (three halvings leave one pixel).
 MIN_INPUT_SIZE = 8
-# Lab -> RGB is done in row chunks of about this many pixels to bound memory on huge photos.
-_CHUNK_PIXELS = 1 << 22
 #: What the ``hints`` arguments accept: user points (photo coordinates), maps already at the
 #: network's input resolution (e.g. simulated from ground truth), or nothing.
 Hints = Sequence[Hint] | HintMaps | None
-# Out-of-gamut colours: bisection steps on the chroma scale (within 2**-8 of the largest chroma that fits)
-# and the float slack allowed outside [0, 1] before a colour counts as out of gamut.
-_GAMUT_BISECTIONS = 8
-_GAMUT_TOLERANCE = 1e-4
 
 
 def load_model(
@@ -126,55 +122,6 @@ def network_input_size(net: nn.Module, height: int, width: int, size: int) -> tu
         return size, size
     scale = min(1.0, size / max(height, width))
     return max(1, round(height * scale)), max(1, round(width * scale))
-
-
-def _in_range(rgb: torch.Tensor) -> torch.Tensor:
-    """``(3, ...)`` -> ``(...)`` bool: all three channels within ``[0, 1]`` (float tolerance)."""
-    return ((rgb >= -_GAMUT_TOLERANCE) & (rgb <= 1.0 + _GAMUT_TOLERANCE)).all(dim=0)
-
-
-def _lab_to_rgb_keep_lightness(lightness: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
-    """L* ``(h, w)`` and ab ``(2, h, w)`` -> sRGB ``(3, h, w)`` in ``[0, 1]`` with L* unchanged.
-
-    Clipping an out-of-gamut colour channel by channel changes its lightness. Instead the
-    chroma of such pixels is scaled towards gray (always in gamut) by bisection until the colour
-    fits, so hue and L* are kept and only saturation gives way.
-    """
-    rgb = lab_to_rgb(torch.cat((lightness[None], ab), dim=0), clip=False)
-    outside = ~_in_range(rgb)
-    if outside.any():
-        pixel_l = lightness[outside][None, :, None]  # (1, k, 1): lab_to_rgb wants (3, H, W)
-        pixel_ab = ab[:, outside][:, :, None]  # (2, k, 1)
-        low = torch.zeros_like(pixel_l)  # scale known to fit (gray)
-        high = torch.ones_like(pixel_l)  # scale known not to fit
-        for _ in range(_GAMUT_BISECTIONS):
-            middle = (low + high) / 2
-            fits = _in_range(lab_to_rgb(torch.cat((pixel_l, pixel_ab * middle), dim=0), clip=False))[None]
-            low = torch.where(fits, middle, low)
-            high = torch.where(fits, high, middle)
-        fitted = lab_to_rgb(torch.cat((pixel_l, pixel_ab * low), dim=0), clip=False)
-        rgb[:, outside] = fitted[:, :, 0]
-    return rgb.clamp_(0.0, 1.0)
-
-
-def lightness_ab_to_rgb(lightness: np.ndarray, ab: np.ndarray) -> np.ndarray:
-    """Join L* ``(H, W)`` in ``[0, 100]`` and ab ``(2, H, W)`` (Lab units) into sRGB.
-
-    Returns ``(H, W, 3)`` float32 in ``[0, 1]`` whose L* equals the input's (to float
-    precision): colours outside the sRGB gamut lose chroma, not lightness. Converted in row
-    chunks so a 50-megapixel photo does not need several GB of temporaries.
-    """
-    height, width = lightness.shape
-    if ab.shape != (2, height, width):
-        raise ValueError(f"ab has shape {ab.shape}, expected (2, {height}, {width})")
-    rgb = np.empty((height, width, 3), dtype=np.float32)
-    rows = max(1, _CHUNK_PIXELS // max(width, 1))
-    for top in range(0, height, rows):
-        bottom = min(height, top + rows)
-        chunk_l = torch.from_numpy(np.ascontiguousarray(lightness[top:bottom], dtype=np.float32))
-        chunk_ab = torch.from_numpy(np.ascontiguousarray(ab[:, top:bottom], dtype=np.float32))
-        rgb[top:bottom] = _lab_to_rgb_keep_lightness(chunk_l, chunk_ab).permute(1, 2, 0).numpy()
-    return rgb
 
 
 class Colorizer:
@@ -249,6 +196,9 @@ class Colorizer:
             self.net = load_model(model, self.device, pretrained=pretrained, offline=offline)
         else:
             self.net = model.to(self.device).eval()
+        if self.device.type == "cuda":
+            # NHWC lets cuDNN use tensor cores for the bf16 convolutions under autocast.
+            self.net = self.net.to(memory_format=torch.channels_last)
         self.model_name = info.name if info is not None else type(self.net).__name__
         if output_kind_of(self.net) != kind:
             raise ValueError(f"{self.model_name}: registry says {kind!r} output, network says otherwise")
@@ -319,17 +269,22 @@ class Colorizer:
         with autocast_context(self.device, enabled=reduced_precision):
             return predict_ab(self.net, small, options).float()
 
-    def network_input(self, lightness: np.ndarray) -> torch.Tensor:
-        """``(H, W)`` L* in ``[0, 100]`` -> ``(1, 1, h, w)`` float32 CPU tensor: what the network sees.
+    def network_input(self, photo: Photo | np.ndarray) -> torch.Tensor:
+        """A photo (or its ``(H, W)`` L* in ``[0, 100]``) -> ``(1, 1, h, w)`` float32 CPU tensor:
+        what the network sees (:func:`resize_lightness` to :func:`network_input_size`).
 
-        ``(h, w)`` is :func:`network_input_size`; for square-input models every photo gives the
-        same shape, so inputs of a batch can be stacked for :meth:`predict_low`.
+        For square-input models every photo gives the same shape, so inputs of a batch can be
+        stacked for :meth:`predict_low`. The photo's L* is read a strip of rows at a time
+        (:func:`autocolor.render.shrink_for_network`): no full-size float copy is made.
         """
-        lightness = np.asarray(lightness, dtype=np.float32)
-        if lightness.ndim != 2 or min(lightness.shape) < 1:
-            raise ValueError(f"lightness must be (H, W), got shape {lightness.shape}")
-        full = torch.from_numpy(np.ascontiguousarray(lightness))[None, None]
-        return resize_lightness(full, network_input_size(self.net, *lightness.shape, self.size))
+        from autocolor.render import shrink_for_network
+
+        if not isinstance(photo, Photo):
+            lightness = np.asarray(photo, dtype=np.float32)
+            if lightness.ndim != 2 or min(lightness.shape) < 1:
+                raise ValueError(f"lightness must be (H, W), got shape {lightness.shape}")
+            photo = Photo("-", lightness=lightness)
+        return shrink_for_network(photo, network_input_size(self.net, *photo.shape, self.size))
 
     def predict_low(
         self, small: torch.Tensor, hints: tuple[torch.Tensor, torch.Tensor] | None = None
@@ -351,15 +306,50 @@ class Colorizer:
                     self.predict_low(small[i : i + 1], None if hints is None else (hints[0][i : i + 1], hints[1][i : i + 1]))
                     for i in range(small.shape[0])
                 ])
-            return self._decode(small.to(self.device, non_blocking=True), hints).cpu()
+            return self._decode(self._to_device(small), hints).cpu()
 
-    def render(self, photo: Photo, ab_low: np.ndarray) -> np.ndarray:
-        """The full-resolution colour work: the network's ab ``(2, h, w)`` + ``photo`` ->
-        ``(H, W, 3)`` float32 sRGB in [0, 1] (guided upsampling by L*, Lab -> sRGB keeping L*).
+    def _to_device(self, small: torch.Tensor) -> torch.Tensor:
+        """The batch on the network's device: on CUDA through pinned host memory with an
+        asynchronous copy, in channels-last layout; on the CPU as it is."""
+        if self.device.type != "cuda":
+            return small
+        return small.pin_memory().to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+
+    def render(self, photo: Photo, ab_low: np.ndarray, layout: Layout = Layout(), *, threads: int = 1) -> np.ndarray:
+        """The full-resolution colour work, straight to output codes, a strip at a time.
+
+        Args:
+            photo: the decoded photo.
+            ab_low: ``(2, h, w)`` float32 ab from :meth:`predict_low`.
+            layout: bits, channel order and alpha of the codes (see
+                :func:`autocolor.imageencode.output_layout` for what an output format wants).
+            threads: threads sharing the strips.
+
+        Returns:
+            ``(H, W, 3|4)`` uint8/uint16 codes whose L* is the photo's (to the code rounding);
+            equal to :meth:`colorize_photo` quantised, within one code.
         """
-        lightness = np.asarray(photo.lightness, dtype=np.float32)
-        ab = np.asarray(upsample_ab(np.asarray(ab_low), lightness, method=self.upsample), dtype=np.float32)
-        return lightness_ab_to_rgb(lightness, ab)
+        from autocolor.render import render_codes
+
+        return render_codes(photo, ab_low, layout=layout, method=self.upsample, threads=threads)
+
+    def predict_ab_low(self, photo: Photo | np.ndarray, hints: Hints = None) -> np.ndarray:
+        """One photo's ab on the network's grid, before upsampling: a photo (or its ``(H, W)`` L*)
+        -> ``(2, h, w)`` float32.
+
+        Video smoothing works on this grid, between the decoder and :meth:`upsample_ab`;
+        :meth:`render` takes it to full resolution.
+        """
+        small = self.network_input(photo)
+        shape = photo.shape if isinstance(photo, Photo) else np.shape(photo)
+        maps = self.hint_maps(hints, small[0, 0], (int(shape[0]), int(shape[1])))
+        if maps is None:
+            return self.predict_low(small)[0].numpy()
+        return self.predict_low(small, stack_hint_maps([maps], *small.shape[-2:]))[0].numpy()
+
+    def upsample_ab(self, ab_low: np.ndarray, lightness: np.ndarray) -> np.ndarray:
+        """``(2, h, w)`` ab + ``(H, W)`` full-res L* -> ``(2, H, W)`` float32 ab (this colorizer's method)."""
+        return np.asarray(upsample_ab(np.asarray(ab_low), lightness, method=self.upsample), dtype=np.float32)
 
     def predict_ab(self, lightness: np.ndarray, hints: Hints = None) -> np.ndarray:
         """Predict full-resolution ab for one photo.
@@ -426,10 +416,9 @@ class Colorizer:
         ``[0, 1]``; write it with ``write_photo(path, rgb, like=photo)`` to keep alpha, bit
         depth and metadata.
         """
-        small = self.network_input(photo.lightness)
-        maps = self.hint_maps(hints, small[0, 0], photo.lightness.shape)
-        ab_low = self.predict_low(small, stack_hint_maps([maps], *small.shape[-2:]))[0].numpy()
-        return self.render(photo, ab_low)
+        ab_low = self.predict_ab_low(photo, hints)
+        lightness = photo.lightness
+        return lightness_ab_to_rgb(lightness, self.upsample_ab(ab_low, lightness))
 
 
 def _first_method(kind: str) -> str:
@@ -443,7 +432,11 @@ _FORMAT_SUFFIX = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "tif": ".tif", "
 
 
 def output_suffix(input_path: str | Path, format: str | None) -> str:
-    """Suffix of an output derived from ``input_path``: ``format``'s, else the input's (``.png`` for stdin)."""
+    """Suffix of an output derived from ``input_path``: ``format``'s, else the input's.
+
+    ``.png`` for stdin and for inputs in a format autocolor does not write (GIF, PCX, PPM,
+    JPEG 2000, ...): PNG keeps every pixel of those losslessly.
+    """
     if format:
         try:
             return _FORMAT_SUFFIX[format.lower()]
@@ -452,7 +445,8 @@ def output_suffix(input_path: str | Path, format: str | None) -> str:
                 f"unknown output format {format!r}; choose from: png, jpg, tif, webp"
             ) from None
     suffix = Path(str(input_path)).suffix
-    return suffix if suffix and str(input_path) != "-" else ".png"
+    writable = suffix.lower() in SUPPORTED_SUFFIXES
+    return suffix if writable and str(input_path) != "-" else ".png"
 
 
 def default_output_path(input_path: str | Path, format: str | None = None) -> Path:
@@ -497,6 +491,11 @@ def colorize(
     target = str(output_path)
     if source != "-" and target != "-" and same_file(source, target):
         raise OutputError(target, "is the input file; refusing to overwrite an input")
+    output_format(target, format)  # an unusable output name fails before any work
     photo = read_photo(source)
-    rgb = Colorizer(model, **options).colorize_photo(photo, hints)
-    return write_photo(target, rgb, like=photo, format=format, quality=quality)
+    fmt = output_format(target, format, default=photo.format)
+    colorizer = Colorizer(model, **options)
+    layout = output_layout(fmt, photo)
+    ab_low = colorizer.predict_ab_low(photo, hints)
+    codes = colorizer.render(photo, ab_low, layout, threads=os.cpu_count() or 1)
+    return write_codes(target, codes, photo, fmt, layout, quality=quality)

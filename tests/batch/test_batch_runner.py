@@ -57,9 +57,9 @@ class Recording(Colorizer):
         self.batch_sizes.append(small.shape[0])
         return super().predict_low(small)
 
-    def render(self, photo, ab_low):  # type: ignore[no-untyped-def]
+    def render(self, photo, ab_low, *args, **kwargs):  # type: ignore[no-untyped-def]
         try:
-            return super().render(photo, ab_low)
+            return super().render(photo, ab_low, *args, **kwargs)
         finally:
             with self.lock:
                 self.live -= 1
@@ -142,7 +142,7 @@ def test_seeded_sampling_gives_each_photo_its_own_colours_whatever_the_batch(tmp
 
 def test_an_interrupt_in_a_stage_reaches_the_caller(tmp_path: Path) -> None:
     class Interrupted(Colorizer):
-        def render(self, photo, ab_low):  # type: ignore[no-untyped-def]
+        def render(self, photo, ab_low, *args, **kwargs):  # type: ignore[no-untyped-def]
             raise KeyboardInterrupt
 
     jobs = make_jobs(tmp_path, 3)

@@ -82,14 +82,17 @@ def test_folder_mirrors_tree_and_skips_existing(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     made = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     assert made == ["a.png", "sub/b.jpg", "sub/deeper/c.tif"]
-    assert "3 ok, 0 skipped, 0 failed" in result.stderr
+    # The files not taken are listed with their reason, never passed over in silence.
+    assert "3 ok, 2 skipped, 0 failed (2 file(s) not taken, listed above)" in result.stderr
+    assert "notes.txt: .txt is not an image format autocolor reads" in result.stderr
+    assert ".hidden.png: hidden file" in result.stderr
 
     (out / "sub" / "b.jpg").unlink()
     again = run(str(tmp_path / "scans"), "-o", str(out), *TINY, "--json")
     assert again.exit_code == 0
     status = {Path(r["input"]).name: r["status"] for r in map(json.loads, again.stdout.splitlines())}
-    assert status == {"a.png": "skipped", "b.jpg": "ok", "c.tif": "skipped"}
-    assert "1 ok, 2 skipped, 0 failed" in again.stderr
+    assert status == {"a.png": "skipped", "b.jpg": "ok", "c.tif": "skipped", "notes.txt": "skipped", ".hidden.png": "skipped"}
+    assert "1 ok, 4 skipped, 0 failed (2 output(s) exist; --overwrite to redo; 2 file(s) not taken" in again.stderr
 
 
 def test_no_recursive_and_png_format_in_folder_mode(tmp_path: Path) -> None:
@@ -118,8 +121,10 @@ def test_folder_without_output_writes_beside_and_ignores_earlier_outputs(tmp_pat
     assert (tmp_path / "album" / "sub" / "y_color.png").is_file()
     again = run(str(tmp_path / "album"), *TINY, "--json")
     records = [json.loads(line) for line in again.stdout.splitlines()]
-    assert sorted(Path(r["input"]).name for r in records) == ["x.png", "y.png"]
+    assert sorted(Path(r["input"]).name for r in records) == ["x.png", "x_color.png", "y.png", "y_color.png"]
     assert {r["status"] for r in records} == {"skipped"}
+    earlier = [r["error"] for r in records if "_color" in r["input"]]
+    assert earlier == ["looks like an earlier output (*_color.*)"] * 2
     assert not list((tmp_path / "album").rglob("*_color_color*"))
 
 
@@ -242,3 +247,19 @@ def test_python_dash_m_runs_the_cli() -> None:
         [sys.executable, "-m", "autocolor", "--version"], capture_output=True, text=True, env=env, timeout=120
     )
     assert done.returncode == 0 and done.stdout.startswith("autocolor ")
+
+
+def test_max_memory_bad_size_too_small_budget_and_a_photo_that_cannot_fit(tmp_path: Path) -> None:
+    src = gray_image(tmp_path / "a.png")
+    bad = run(str(src), "--max-memory", "lots", *TINY)
+    assert bad.exit_code == 2 and "--max-memory 'lots'" in bad.stderr
+    tiny = run(str(src), "--max-memory", "1M", *TINY)
+    assert tiny.exit_code == 2 and "leaves no room for photos" in tiny.stderr
+    big = tmp_path / "big.png"
+    Image.new("L", (6000, 4000)).save(big)  # 24 MP, PNG out: about 170 MB in flight
+    from autocolor.batch.memory import resident_bytes
+
+    budget = f"{(resident_bytes() >> 20) + 100}M"  # what this process holds, plus room for a.png only
+    result = run(str(src), str(big), "-o", str(tmp_path / "out"), "--max-memory", budget, *TINY)
+    assert result.exit_code == 1 and (tmp_path / "out" / "a.png").is_file()
+    assert "big.png: too large for --max-memory: 6000x4000" in result.stderr

@@ -239,10 +239,10 @@ def test_unexpected_error_in_one_file_does_not_stop_the_batch(tmp_path: Path, mo
     good_png(tmp_path / "in" / "b.png", size=(40, 40))
     real = pipeline.Colorizer.render
 
-    def flaky(self: pipeline.Colorizer, photo, ab_low):  # type: ignore[no-untyped-def]
+    def flaky(self: pipeline.Colorizer, photo, ab_low, *args, **kwargs):  # type: ignore[no-untyped-def]
         if photo.source.endswith("a.png"):
             raise RuntimeError("simulated kernel failure")
-        return real(self, photo, ab_low)
+        return real(self, photo, ab_low, *args, **kwargs)
 
     # render is the full-resolution stage the batch runner calls per photo (writer threads).
     monkeypatch.setattr(pipeline.Colorizer, "render", flaky)
@@ -256,7 +256,7 @@ def test_unexpected_error_in_one_file_does_not_stop_the_batch(tmp_path: Path, mo
 def test_ctrl_c_exits_130(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     src = good_png(tmp_path / "a.png")
 
-    def interrupted(self: pipeline.Colorizer, photo, ab_low):  # type: ignore[no-untyped-def]
+    def interrupted(self: pipeline.Colorizer, photo, ab_low, *args, **kwargs):  # type: ignore[no-untyped-def]
         raise KeyboardInterrupt  # in a writer thread: the runner hands it to the main thread
 
     monkeypatch.setattr(pipeline.Colorizer, "render", interrupted)

@@ -25,7 +25,8 @@ class Route:
     mode: ``range`` (honours Range), ``ignore_range`` (always 200 + whole file), ``forbidden``
     (403), ``drop_once`` (first request: headers for the whole answer, half the body, then the
     connection is closed; later requests behave like ``range``), ``drop_always``, ``slow``
-    (``range`` after a 0.3 s pause).
+    (``range`` after a 0.3 s pause), ``trickle`` (``range``, the body sent 4 KiB every 20 ms, so
+    a client can be killed mid-download).
     """
 
     data: bytes
@@ -90,6 +91,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.connection.shutdown(socket.SHUT_RDWR)
             self.close_connection = True
+            return
+        if route.mode == "trickle":
+            for start in range(0, len(body), 4096):
+                self.wfile.write(body[start : start + 4096])
+                self.wfile.flush()
+                time.sleep(0.02)
             return
         self.wfile.write(body)
 

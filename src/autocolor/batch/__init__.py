@@ -20,7 +20,7 @@ Importing this package imports neither torch nor the image stack.
 
 from __future__ import annotations
 
-from autocolor.batch.item import ensure_parent, process_one, read_input, write_output
+from autocolor.batch.item import ensure_parent, process_one, read_input, render_and_write
 from autocolor.batch.plan import OUTPUT_TAG, STDIO, InputFile, Job, plan_jobs, plan_output
 from autocolor.batch.results import ItemResult, failure_reason, one_line
 from autocolor.batch.runner import run_batch
@@ -38,6 +38,6 @@ __all__ = [
     "plan_output",
     "process_one",
     "read_input",
+    "render_and_write",
     "run_batch",
-    "write_output",
 ]

@@ -52,12 +52,15 @@ class Job:
         result: set when decided before running (skipped / refused) or once run; ``None`` means
             still to do.
         hints: colour hints for this photo (points in its pixels), empty for none.
+        max_pixels: refuse the input when its header claims more pixels (None: the machine's
+            default, :func:`autocolor.imageformats.default_max_pixels`).
     """
 
     item: InputFile
     output: str
     result: ItemResult | None = None
     hints: tuple[Hint, ...] = ()
+    max_pixels: int | None = None
 
 
 def plan_output(item: InputFile, output: str | None, *, folder: bool, format: str | None, tag: str) -> str:

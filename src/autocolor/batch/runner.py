@@ -21,18 +21,25 @@ when a batched network pass fails, its files are retried one by one so only the 
 
 from __future__ import annotations
 
+import contextlib
+import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from autocolor.batch.item import failed, read_input, write_output
+from autocolor.batch.claims import Claim, claim_job, sweep_outputs
+from autocolor.batch.item import estimate_memory, failed, read_input, render_and_write
+from autocolor.batch.memory import MIN_PHOTO_BUDGET, MemoryBudget, format_size, resident_bytes
+from autocolor.errors import InputImageError, UsageError
 from autocolor.batch.plan import Job
 from autocolor.batch.results import ItemResult
 
 if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
     from autocolor.imagefile import Photo
     from autocolor.pipeline import Colorizer
 
@@ -56,6 +63,7 @@ class _Work:
     small: Any = None  # (1, 1, h, w) torch tensor: the network input
     hints: Any = None  # HintMaps at the network input, or None
     ab_low: Any = None  # (2, h', w') numpy float32: the network's colours
+    reserved: int = 0  # bytes of the memory budget this file holds
 
     def ok(self, output: str) -> ItemResult:
         assert self.photo is not None
@@ -87,6 +95,7 @@ def run_batch(
     writers: int = DEFAULT_THREADS,
     batch_size: int = DEFAULT_BATCH_SIZE,
     max_in_flight: int | None = None,
+    max_memory: int | None = None,
     debug: bool = False,
 ) -> list[ItemResult]:
     """Run ``jobs`` through ``colorizer`` with overlapping stages; never raises for a bad file.
@@ -108,6 +117,11 @@ def run_batch(
         batch_size: largest number of photos in one network pass (>= 1).
         max_in_flight: most files admitted at once (decoded photos held in memory); default
             ``readers + batch_size + writers``.
+        max_memory: bytes the whole process may use (``--max-memory``); what the process holds
+            when the run starts (model, libraries) is taken off, and each photo reserves its
+            estimated memory (:mod:`autocolor.batch.memory`) before it is decoded, waiting
+            while others hold it. A photo that cannot fit alone fails with a clear reason.
+            None: no budget (and read_photo's default decompression-bomb limit).
         debug: print the traceback of every failure on stderr.
 
     Returns:
@@ -118,13 +132,32 @@ def run_batch(
     limit = max_in_flight if max_in_flight is not None else readers + batch_size + writers
     if limit < 1:
         raise ValueError(f"max_in_flight must be >= 1, got {limit}")
+    # The cores not kept busy by other writers help render each photo (one big photo gets all).
+    to_run = sum(job.result is None for job in jobs)
+    render_threads = max(1, (os.cpu_count() or 1) // max(1, min(writers, to_run)))
     pipeline = _Pipeline(colorizer, format, readers, writers, batch_size, debug)
+    pipeline.render_threads = render_threads
+    if max_memory is not None:
+        baseline = resident_bytes()
+        if max_memory - baseline < MIN_PHOTO_BUDGET:
+            raise UsageError(
+                f"--max-memory {format_size(max_memory)} leaves no room for photos: the model and "
+                f"libraries already take {format_size(baseline)}"
+            )
+        pipeline.budget = MemoryBudget(max_memory - baseline)
+    # Another run may share the output folder: what dead runs left there goes, and each file
+    # is claimed before its work starts (autocolor.batch.claims).
+    sweep_outputs(job.output for job in jobs if job.result is None)
+    since = time.time()
+    claims: dict[int, Claim] = {}
     results: list[ItemResult] = []
     finished: dict[int, ItemResult] = {}
     next_admit = next_report = in_flight = 0
     stopping = False
     normal_exit = False
+    stack = contextlib.ExitStack()
     try:
+        stack.enter_context(kernels_single_threaded(colorizer.device))
         pipeline.start()
         while True:
             # Report every result whose turn has come, then admit one more job if there is
@@ -133,6 +166,8 @@ def run_batch(
             while True:
                 while next_report in finished:
                     result = finished.pop(next_report)
+                    if next_report in claims:
+                        claims.pop(next_report).release()
                     jobs[next_report].result = result
                     results.append(result)
                     if on_result is not None:
@@ -146,7 +181,15 @@ def run_batch(
                 job = jobs[next_admit]
                 if job.result is not None:
                     finished[next_admit] = job.result
+                    next_admit += 1
+                    continue
+                held, decided = claim_job(job, since)
+                if decided is not None:  # another process has it, or its folder cannot be made
+                    decided.model = pipeline.model
+                    finished[next_admit] = decided
                 else:
+                    if held is not None:
+                        claims[next_admit] = held
                     pipeline.submit(next_admit, job)
                     in_flight += 1
                 next_admit += 1
@@ -165,7 +208,37 @@ def run_batch(
         normal_exit = True
     finally:
         pipeline.close(abort=not normal_exit)
+        stack.close()
+        for held in claims.values():
+            held.release()
     return results
+
+
+@contextlib.contextmanager
+def kernels_single_threaded(device: torch.device | str) -> Iterator[None]:
+    """Run torch's CPU kernels and OpenCV's in one thread each while the batch runs.
+
+    ``device`` is where the network runs (torch's threads are left alone for CUDA). The
+    batch's parallelism is its stages (and the render threads); intra-op threads of torch
+    and OpenCV would compete with them for the same cores. Worse, their fork-join barriers wait
+    for the slowest thread: on a busy machine (more runnable threads than cores) a two-thread
+    forward pass of cic.lite was measured 25x slower than a one-thread one. The settings are
+    process-wide and put back afterwards.
+    """
+    import cv2
+    import torch
+
+    cpu = str(device).startswith("cpu")
+    saved_torch, saved_cv2 = torch.get_num_threads(), cv2.getNumThreads()
+    if cpu:
+        torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        if cpu:
+            torch.set_num_threads(saved_torch)
+        cv2.setNumThreads(saved_cv2)
 
 
 class _Pipeline:
@@ -179,6 +252,8 @@ class _Pipeline:
         self.format = format
         self.batch_size = batch_size
         self.debug = debug
+        self.render_threads = 1
+        self.budget: MemoryBudget | None = None
         self.model = colorizer.model_name
         self.reads: queue.Queue[_Work | None] = queue.Queue()
         self.inputs: queue.Queue[_Work | None] = queue.Queue()
@@ -225,16 +300,45 @@ class _Pipeline:
             thread.join()
 
     def _fail(self, work: _Work, exc: BaseException) -> None:
+        self._release(work)
         self.done.put((work.index, failed(work.job, exc, model=self.model, debug=self.debug, started=work.started)))
+
+    def _reserve(self, work: _Work) -> None:
+        """Take the photo's estimated memory from the budget (waiting for room), or refuse it."""
+        if self.budget is None:
+            return
+        estimate = estimate_memory(work.job, self.format)
+        if estimate is None:
+            return
+        size, dimensions = estimate
+        if not self.budget.fits(size):
+            raise InputImageError(
+                work.job.item.path,
+                f"too large for --max-memory: {dimensions} needs about {format_size(size)}, "
+                f"{format_size(self.budget.limit)} is left once the model is loaded (possible "
+                "decompression bomb; raise --max-memory if the image is real)",
+            )
+        if self.budget.reserve(size, cancelled=self.abort):
+            work.reserved = size
+
+    def _release(self, work: _Work) -> None:
+        if self.budget is not None and work.reserved:
+            self.budget.release(work.reserved)
+            work.reserved = 0
 
     def _read(self) -> None:
         while (work := self.reads.get()) is not _DONE:
             if self.abort.is_set():
                 continue
             try:
+                self._reserve(work)
+                if self.abort.is_set():  # the run ended while this file waited for memory
+                    continue
+                # Two guards before decoding: the memory estimate above (--max-memory) and, in
+                # the header parse, the pixel limit (--max-pixels); each names its option.
                 work.photo = read_input(work.job)
-                work.small = self.colorizer.network_input(work.photo.lightness)
-                work.hints = self.colorizer.hint_maps(work.job.hints, work.small[0, 0], work.photo.lightness.shape)
+                work.small = self.colorizer.network_input(work.photo)
+                work.hints = self.colorizer.hint_maps(work.job.hints, work.small[0, 0], work.photo.shape)
             except Exception as exc:  # noqa: BLE001 - a bad file fails alone
                 self._fail(work, exc)
                 continue
@@ -302,8 +406,9 @@ class _Pipeline:
                 continue
             try:
                 assert work.photo is not None
-                rgb = self.colorizer.render(work.photo, work.ab_low)
-                output = write_output(work.job, rgb, work.photo, format=self.format)
+                output = render_and_write(
+                    work.job, self.colorizer, work.photo, work.ab_low, format=self.format, threads=self.render_threads
+                )
             except Exception as exc:  # noqa: BLE001
                 self._fail(work, exc)
                 continue
@@ -311,4 +416,5 @@ class _Pipeline:
                 work.ab_low = None
             result = work.ok(output)
             work.photo = None  # the photo's memory goes back before the main thread wakes up
+            self._release(work)
             self.done.put((work.index, result))

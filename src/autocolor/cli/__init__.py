@@ -14,6 +14,7 @@ import importlib.util
 import os
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -49,6 +50,9 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
     ),
     "train": LazyCommand("autocolor.cli.train", "train_command", "Train a colorization model."),
     "eval": LazyCommand("autocolor.cli.eval", "eval_command", "Evaluate a model on a folder of photos."),
+    "report": LazyCommand(
+        "autocolor.cli.report", "report_command", "Merge run manifests: done, failed and missing inputs."
+    ),
 }
 
 
@@ -121,6 +125,10 @@ class AutocolorGroup(LazyGroup):
         **extra: Any,
     ) -> Any:
         self.debug = bool(os.environ.get("AUTOCOLOR_DEBUG"))
+        if not self.debug and "--debug" not in (sys.argv[1:] if args is None else list(args)):
+            # Pillow warns (several lines, with its source line) about the damaged files it
+            # still reads; such a file either works or fails with our one-line error.
+            warnings.filterwarnings("ignore", module=r"PIL(\.|$)")
         try:
             result = super().main(args, prog_name or "autocolor", complete_var, standalone_mode=False, **extra)
             code = result if isinstance(result, int) else 0

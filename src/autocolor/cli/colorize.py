@@ -8,9 +8,11 @@ file is reported and the batch goes on.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from autocolor.batch.memory import DEFAULT_MAX_MEMORY, parse_size
 from autocolor.batch.plan import OUTPUT_TAG, plan_jobs
 from autocolor.cli.hints import (
     assign_hints,
@@ -23,23 +25,26 @@ from autocolor.cli.common import (
     STDIO,
     ItemResult,
     Progress,
-    check_output_folder,
     debug_enabled,
-    discover_inputs,
-    gcp_options,
-    model_options,
-    output_is_folder,
-    output_options,
+    passed_over_results,
     print_summary,
-    refuse_terminal_stdout,
+    quiet_decoders,
 )
+from autocolor.cli.inputs import check_output_folder, refuse_terminal_stdout
+from autocolor.cli.options import gcp_options, max_pixels_option, model_options, output_options
+from autocolor.cli.stopping import StopOnSignal, not_started
+from autocolor.cli.scaleout import ScaleOut, gather_inputs, open_manifest, run_on_ray, scaleout_options, select_shard
+from autocolor.cli.video import run_video_command, video_options, wants_video
 from autocolor.errors import UsageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from autocolor.batch.shard import Shard
 
 FORMATS = ("png", "jpg", "jpeg", "tif", "tiff", "webp")
 
 
 @click.command("colorize")
-@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
+@click.argument("inputs", nargs=-1, metavar="INPUT...")
 @click.option(
     "-o",
     "--output",
@@ -79,9 +84,20 @@ FORMATS = ("png", "jpg", "jpeg", "tif", "tiff", "webp")
     default=None,
     help="Output format (default: from the output name, else the input's).",
 )
+@max_pixels_option
+@click.option(
+    "--max-memory",
+    metavar="SIZE",
+    default=DEFAULT_MAX_MEMORY,
+    show_default=True,
+    help="Memory the whole run may use (e.g. 1G, 512M). Photos are worked in strips, so a "
+    "200-megapixel scan fits in 2G; fewer photos are kept in flight to stay within it.",
+)
 @hint_options
 @gcp_options
+@video_options
 @output_options
+@scaleout_options
 def colorize_command(
     inputs: tuple[str, ...],
     output: str | None,
@@ -95,6 +111,8 @@ def colorize_command(
     temperature: float | None,
     upsample: str,
     format_: str | None,
+    max_pixels: int | None,
+    max_memory: str,
     hint_texts: tuple[str, ...],
     hints_file: Path | None,
     hint_radius: int,
@@ -105,8 +123,15 @@ def colorize_command(
     as_json: bool,
     recursive: bool,
     quiet: bool,
+    files_from: str | None,
+    shard: Shard | None,
+    manifest: str | None,
+    use_ray: bool,
+    ray_address: str | None,
+    ray_actors: int | None,
+    **video: Any,
 ) -> None:
-    """Colorize grayscale photos: files, folders (recursively) or - for stdin.
+    """Colorize grayscale photos and films: files, folders (recursively) or - for stdin.
 
     The photo's own lightness is kept at full resolution; only colour is predicted. Existing
     outputs are skipped unless --overwrite; an input is never overwritten. Exit status: 0 when
@@ -122,85 +147,129 @@ def colorize_command(
       cat old.png | autocolor colorize - > new.png    # stdin to stdout
       autocolor colorize scans/ -o colored/ --json > report.jsonl
       autocolor colorize dog.jpg --model gcp --class 207   # GCP, as ImageNet class 207
+      autocolor colorize scans/ -o colored/ --max-memory 1G # a smaller memory budget
+      autocolor colorize reel.mp4 -o reel_color.mp4   # film: steady colours, audio copied
+      autocolor colorize reel.mkv --start 1:00 --end 1:30 -o part.mkv
+      ffmpeg -i reel.mp4 -f rawvideo -pix_fmt gray - | autocolor colorize - --raw 640x480 > color.rgb
       autocolor colorize old.jpg -o new.jpg --model cic.base --hint 120,80,#1f3a93 --hint 50%,10%,#87ceeb
       autocolor colorize scans/ -o colored/ --model cic.base --hints hints.json   # {"a.jpg": [...]}
+      autocolor colorize scans/ -o out/ --shard 3/8 --manifest run-3.jsonl   # job 3 of 8
+      find scans -name '*.tif' -print0 | autocolor colorize --files-from - -o out/
+      autocolor colorize scans/ -o out/ --ray --ray-address auto   # on a Ray cluster
+      autocolor colorize huge_scans/ -o out/ --max-pixels 400M     # allow bigger photos
 
     In folders without -o, files named *_color.* are taken for earlier outputs and left alone.
+    Videos (.mp4 .mov .mkv .avi .webm ...) are given as files; the model and decoding options
+    apply to them, hints and --shard/--ray/--files-from/--manifest do not.
+
+    SIGINT (Ctrl-C) or SIGTERM stops after the photos in progress, prints the summary with the
+    files not started and exits 130 / 143; running the same command again finishes the rest.
+    Several runs may share one output folder: each file is claimed by one of them.
     """
     if as_json and output == STDIO:
         raise UsageError("--json prints to stdout, so the image cannot go there too; use -o FILE")
+    memory_limit = parse_size(max_memory)
     ctx = click.get_current_context()
-    items, unreadable = discover_inputs(
-        inputs,
-        recursive=recursive,
-        exclude=[Path(output)] if output not in (None, STDIO) else [],
-        skip_stem_suffix=OUTPUT_TAG if output is None else None,
-    )
+    if wants_video(inputs, video):  # films: frames in order through a temporal state
+        ctx.exit(run_video_command(ctx.params))
+    scale = ScaleOut(files_from, shard, manifest, use_ray, ray_address, ray_actors)
+    scale.check(inputs, output)
+    passed_over: list[tuple[str, str]] = []  # files a folder walk left, reported with the reason
+    items, unreadable, folder = gather_inputs(
+        scale, inputs, output, recursive=recursive, skip_stem_suffix=OUTPUT_TAG if output is None else None,
+        passed_over=passed_over,
+    )  # fmt: skip
     if not items and not unreadable:
-        raise UsageError(f"no supported images found in: {', '.join(inputs)}")
-    folder = output_is_folder(output, items, inputs)
+        left = f" ({len(passed_over)} other file(s) not taken, e.g. {': '.join(passed_over[0])})" if passed_over else ""
+        raise UsageError(f"no supported images found in: {', '.join(inputs or [str(files_from)])}{left}")
     if folder:
         check_output_folder(str(output))
-    hints = assign_hints(items, hint_texts, hints_file, hint_radius)
+    hints = assign_hints(items, hint_texts, hints_file, hint_radius)  # before sharding: a hint file covers all
     check_hints_fit(hints)
+    items, unreadable = select_shard(scale, items, unreadable, quiet=quiet)
     jobs = plan_jobs(items, output, folder=folder, format=format_, overwrite=overwrite)
     for job in jobs:
         job.hints = tuple(hints.get(job.item.path, ()))
+        job.max_pixels = max_pixels
     if any(job.output == STDIO for job in jobs):
         refuse_terminal_stdout()
 
     from autocolor import pipeline
     from autocolor.models import model_info
 
-    from autocolor.sampling import gcp_extra
-
     model_name = model or pipeline.DEFAULT_MODEL
-    model_info(model_name)  # an unknown name is a usage error, even when everything is skipped
+    registered = model_info(model_name).name  # an unknown name is a usage error, even when all is skipped
     if hints:
         check_model_takes_hints(model_name, model_takes_hints(model_name), hints)
-    extra = gcp_extra(model_name, class_ref=class_ref, direction=direction, strength=strength)
-    colorizer = None
-    if any(job.result is None for job in jobs):
-        colorizer = pipeline.Colorizer(
-            model_name,
-            device,
-            size=size,
-            decoding=decoding,
-            temperature=temperature,
-            upsample=upsample,
-            seed=seed,
-            pretrained=not random_weights,
-            offline=offline,
-            extra=extra,
-        )
-        check_model_takes_hints(model_name, colorizer.accepts_hints, hints)
+    extra: dict[str, object] = {}
+    if (class_ref, direction, strength) != (None, None, None):  # sampling's imports cost start-up time
+        from autocolor.sampling import gcp_extra
 
-    from autocolor.batch.runner import run_batch
-    from autocolor.hints import hints_to_json
+        extra = gcp_extra(model_name, class_ref=class_ref, direction=direction, strength=strength)
+    settings = dict(model=model_name, device=device, size=size, decoding=decoding, temperature=temperature,
+                    upsample=upsample, seed=seed, pretrained=not random_weights, offline=offline, extra=extra)  # fmt: skip
+    for job in jobs:
+        if job.result is not None:
+            job.result.model = job.result.model or registered
+    from autocolor.batch.runner import kernels_single_threaded, run_batch
+    from autocolor.devices import resolve_device
 
-    results = [ItemResult(path, None, "failed", reason) for path, reason in unreadable]
-    for result in results:
-        if as_json:
-            click.echo(result.to_json())
-    to_run = {job.item.path for job in jobs if job.result is None}
-    with Progress(len(to_run), enabled=not (quiet or as_json)) as progress:
+    # One thread per kernel from the model load on: the batch overlaps its own stages instead.
+    if not use_ray:
+        ctx.with_resource(kernels_single_threaded(resolve_device(device)))
+    stop = StopOnSignal(quiet=quiet, enabled=not use_ray)  # Ray runs its own tasks: Ctrl-C ends it
+    with stop, open_manifest(scale, jobs, registered, quiet=quiet) as (jobs, sink):
+        colorizer = None
+        if not use_ray and any(job.result is None for job in jobs):
+            colorizer = pipeline.Colorizer(**settings)  # type: ignore[arg-type]
+            check_model_takes_hints(model_name, colorizer.accepts_hints, hints)
+        if sink is not None:
+            from autocolor.batch.manifest import weights_sha256
 
-        def report(result: ItemResult) -> None:
-            result.model = result.model or model_name
-            if result.input in hints:
-                result.hints = hints_to_json(hints[result.input])
-            if result.input in to_run:
-                progress.working_on(Path(result.input).name)
-                progress.advance()
+            sink.weights_sha256 = weights_sha256(model_name, pretrained=not random_weights)
+
+        from autocolor.hints import hints_to_json
+
+        quiet_decoders()
+        results = [ItemResult(path, None, "failed", reason) for path, reason in unreadable]
+        results += passed_over_results(passed_over)
+        for result in results:
+            if sink is not None:
+                sink(result)
             if as_json:
                 click.echo(result.to_json())
+        to_run = {job.item.path for job in jobs if job.result is None}
+        with Progress(len(to_run), enabled=not (quiet or as_json)) as progress:
 
-        if colorizer is None:  # everything was decided up front: nothing to run
-            for job in jobs:
-                assert job.result is not None
-                report(job.result)
-                results.append(job.result)
-        else:
-            results += run_batch(jobs, colorizer, format=format_, on_result=report, debug=debug_enabled())
+            def report(result: ItemResult, record: bool = True) -> None:
+                result.model = result.model or registered
+                if result.input in hints:
+                    result.hints = hints_to_json(hints[result.input])
+                if record and sink is not None:  # the manifest line first: it is what a rerun trusts
+                    sink(result)
+                if result.input in to_run:
+                    progress.working_on(Path(result.input).name)
+                    progress.advance()
+                if as_json:
+                    click.echo(result.to_json())
+
+            if use_ray:  # Ray writes the manifest line itself, with the hash its actors loaded
+                on_ray = lambda result: report(result, record=False)  # noqa: E731
+                results += run_on_ray(scale, jobs, settings, format=format_, on_result=on_ray, sink=sink,
+                                      quiet=quiet or as_json)  # fmt: skip
+            elif colorizer is None:  # everything was decided up front: nothing to run
+                for job in jobs:
+                    assert job.result is not None
+                    report(job.result)
+                    results.append(job.result)
+            else:
+                results += run_batch(jobs, colorizer, format=format_, on_result=report, max_memory=memory_limit,
+                                     should_stop=stop, debug=debug_enabled())  # fmt: skip
+            for result in not_started(jobs, stop):  # a signal came: reported, not in the manifest
+                report(result, record=False)
+                results.append(result)
     print_summary(results, quiet=quiet)
+    if stop():
+        stop.report([r for r in results if r.error == stop.reason])
+        ctx.exit(stop.exit_code)
     ctx.exit(1 if any(r.status == "failed" for r in results) else 0)

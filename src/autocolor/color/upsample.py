@@ -73,32 +73,58 @@ def _box(image: np.ndarray, radius: int) -> np.ndarray:
     return cv2.boxFilter(image, -1, (size, size), normalize=True, borderType=cv2.BORDER_REFLECT)
 
 
-def _guided(ab: np.ndarray, lightness: np.ndarray, radius: int, eps: float) -> np.ndarray:
-    _, h, w = ab.shape
-    height, width = lightness.shape
-    guide_l = cv2.resize(lightness, (w, h), interpolation=cv2.INTER_AREA)  # L* at the ab resolution
+def guided_maps(ab: np.ndarray, guide_l: np.ndarray, radius: int, eps: float) -> np.ndarray:
+    """The guided upsampling's low-resolution maps, everything but the full-resolution work.
+
+    Args:
+        ab: ``(2, h, w)`` float32 a*, b*.
+        guide_l: ``(h, w)`` float32 L* area-averaged to the ab resolution.
+
+    Returns:
+        ``(8, h, w)`` float32 in the order
+        ``[ab_a, ab_b, slope_a, slope_b, low_a, low_b, high_a, high_b]``: the ab
+        itself, the slope ``d(ab)/d(L*)`` (per L* unit) and the local range ``[low, high]``.
+        Upsampled bilinearly, they give the full-resolution ab as
+        ``clamp(ab + slope * (L* - guide), low, high)`` with ``guide`` the bilinear ``guide_l``.
+    """
     guide = guide_l * np.float32(1.0 / 100.0)
     mean_i = _box(guide, radius)
     var_i = _box(guide * guide, radius) - mean_i * mean_i
-    # Full-res detail of L* that the low-res guide does not have (0 where L* is smooth).
-    detail = _resize_into(guide_l, np.empty((height, width), dtype=np.float32))
-    np.subtract(lightness, detail, out=detail)
     kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
-    out = np.empty((2, height, width), dtype=np.float32)
-    scratch = np.empty((height, width), dtype=np.float32)
+    maps = np.empty((8, *ab.shape[1:]), dtype=np.float32)
     for c in range(2):
         p = ab[c]
         mean_p = _box(p, radius)
         cov_ip = _box(guide * p, radius) - mean_i * mean_p
+        maps[c] = p
         # Local slope d(ab)/d(L*) of the linear model, averaged over the windows covering a pixel.
-        slope = _box(cov_ip / (var_i + np.float32(eps)), radius) * np.float32(1.0 / 100.0)
-        _resize_into(p, out[c])
-        out[c] += np.multiply(_resize_into(slope, scratch), detail, out=scratch)
-        # Clamp to the local ab range so no pixel extrapolates beyond the colours around it.
-        low = cv2.erode(p, kernel, borderType=cv2.BORDER_REPLICATE)
-        np.maximum(out[c], _resize_into(low, scratch), out=out[c])
-        high = cv2.dilate(p, kernel, borderType=cv2.BORDER_REPLICATE)
-        np.minimum(out[c], _resize_into(high, scratch), out=out[c])
+        maps[2 + c] = _box(cov_ip / (var_i + np.float32(eps)), radius) * np.float32(1.0 / 100.0)
+        # The local ab range, so no pixel extrapolates beyond the colours around it.
+        maps[4 + c] = cv2.erode(p, kernel, borderType=cv2.BORDER_REPLICATE)
+        maps[6 + c] = cv2.dilate(p, kernel, borderType=cv2.BORDER_REPLICATE)
+    return maps
+
+
+def area_guide(lightness: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Full-resolution L* ``(H, W)`` area-averaged to ``size`` = ``(h, w)``: the guide's low-res L*."""
+    return cv2.resize(lightness, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+
+
+def _guided(ab: np.ndarray, lightness: np.ndarray, radius: int, eps: float) -> np.ndarray:
+    _, h, w = ab.shape
+    height, width = lightness.shape
+    guide_l = area_guide(lightness, (h, w))
+    maps = guided_maps(ab, guide_l, radius, eps)
+    # Full-res detail of L* that the low-res guide does not have (0 where L* is smooth).
+    detail = _resize_into(guide_l, np.empty((height, width), dtype=np.float32))
+    np.subtract(lightness, detail, out=detail)
+    out = np.empty((2, height, width), dtype=np.float32)
+    scratch = np.empty((height, width), dtype=np.float32)
+    for c in range(2):
+        _resize_into(maps[c], out[c])
+        out[c] += np.multiply(_resize_into(maps[2 + c], scratch), detail, out=scratch)
+        np.maximum(out[c], _resize_into(maps[4 + c], scratch), out=out[c])
+        np.minimum(out[c], _resize_into(maps[6 + c], scratch), out=out[c])
     return out
 
 

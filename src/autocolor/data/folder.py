@@ -8,11 +8,14 @@ workers, and a resumed run continues exactly where it stopped.
 from __future__ import annotations
 
 import json
+import logging
 import math
+import os
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,22 +24,33 @@ from torch.utils.data import Dataset, Sampler
 
 from autocolor.color.lab import rgb_to_lab
 from autocolor.data.augment import AugmentSpec, degrade_lightness, jitter_rgb
+from autocolor.errors import InputImageError
+from autocolor.imageformats import open_rgb, readable_suffixes
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+log = logging.getLogger("autocolor.data")
 
 
 def find_images(root: str | Path) -> list[Path]:
-    """All image files under ``root`` (recursive), sorted for a stable order."""
+    """All files under ``root`` (recursive) in a format Pillow decodes, sorted for a stable order.
+
+    Hidden files (``.name``, e.g. macOS ``._photo.jpg`` resource forks) are left out.
+    """
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: not a directory")
-    return sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    suffixes = readable_suffixes()
+    return sorted(
+        p for p in root.rglob("*")
+        if p.suffix.lower() in suffixes and not p.name.startswith(".") and p.is_file()
+    )  # fmt: skip
 
 
 def load_rgb(path: Path) -> Image.Image:
-    """Decode an image upright (EXIF orientation applied) as 8-bit RGB."""
-    with Image.open(path) as image:
-        return ImageOps.exif_transpose(image).convert("RGB")
+    """Decode an image upright (EXIF orientation applied) as 8-bit RGB.
+
+    Raises :class:`InputImageError` naming the file and the reason when it cannot be used.
+    """
+    return open_rgb(path)
 
 
 def mean_chroma(image: Image.Image, side: int = 64) -> float:
@@ -47,27 +61,38 @@ def mean_chroma(image: Image.Image, side: int = 64) -> float:
     return float(ab.norm(dim=0).mean())
 
 
-def scan_chroma(paths: Sequence[Path], cache: Path | None = None) -> dict[str, float]:
-    """Mean chroma of each image, cached as JSON in ``cache`` (keyed by path, size, mtime)."""
-    known: dict[str, dict[str, float]] = {}
+def scan_chroma(
+    paths: Sequence[Path], cache: Path | None = None, broken: list[tuple[str, str]] | None = None
+) -> dict[str, float]:
+    """Mean chroma of each image, cached as JSON in ``cache`` (keyed by path, size, mtime).
+
+    An unreadable file gets chroma -1 (so it is excluded like a gray image) and, when ``broken``
+    is given, a ``(path, reason)`` entry there; the reason is cached with it.
+    """
+    known: dict[str, dict[str, Any]] = {}
     if cache is not None and cache.exists():
-        known = json.loads(cache.read_text())
+        try:
+            known = json.loads(cache.read_text())
+        except (OSError, ValueError):  # a damaged cache is only a cache: scan again
+            known = {}
     result: dict[str, float] = {}
     for path in paths:
         stat = path.stat()
         key = str(path)
         entry = known.get(key)
         if entry is None or entry["size"] != stat.st_size or entry["mtime"] != stat.st_mtime:
+            entry = {"size": stat.st_size, "mtime": stat.st_mtime}
             try:
-                chroma = mean_chroma(load_rgb(path))
-            except (OSError, ValueError):
-                chroma = -1.0  # unreadable: excluded like a gray image
-            entry = {"size": stat.st_size, "mtime": stat.st_mtime, "chroma": chroma}
+                entry["chroma"] = mean_chroma(load_rgb(path))
+            except InputImageError as err:
+                entry.update(chroma=-1.0, error=err.reason)  # unreadable: excluded, and reported
             known[key] = entry
         result[key] = entry["chroma"]
+        if broken is not None and entry.get("error"):
+            broken.append((key, entry["error"]))
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp")
+        tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(known))
         tmp.replace(cache)
     return result
@@ -109,8 +134,11 @@ class ColorImageFolder(Dataset[tuple[torch.Tensor, torch.Tensor]]):
     """(L*, ab) crops of the colour images of a folder.
 
     Items are ``(lightness (1, S, S) in [0, 100], ab (2, S, S) in Lab units)``, float32.
-    Images whose mean chroma is below ``min_chroma`` (gray, sepia-flat, unreadable) are skipped.
-    ``augment`` (training crops only) adds photometric jitter and input degradations.
+    Images whose mean chroma is below ``min_chroma`` (gray, sepia-flat) are skipped, and so are
+    files that cannot be decoded: ``broken`` lists them as ``(path, reason)`` for the caller to
+    report. A file that breaks after the scan is reported when it is read and replaced by the
+    next image, so training goes on. ``augment`` (training crops only) adds photometric jitter
+    and input degradations.
     """
 
     def __init__(
@@ -125,7 +153,8 @@ class ColorImageFolder(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         augment: AugmentSpec | None = None,
     ) -> None:
         paths = find_images(root)
-        chroma = scan_chroma(paths, chroma_cache)
+        self.broken: list[tuple[str, str]] = []
+        chroma = scan_chroma(paths, chroma_cache, self.broken)
         self.paths = [p for p in paths if chroma[str(p)] >= min_chroma]
         self.skipped = len(paths) - len(self.paths)
         if limit is not None:
@@ -144,8 +173,20 @@ class ColorImageFolder(Dataset[tuple[torch.Tensor, torch.Tensor]]):
     def __len__(self) -> int:
         return len(self.paths)
 
+    def _load(self, index: int) -> Image.Image:
+        # A file that became unreadable after the scan (disk error, replaced mid-run) is
+        # reported and stood in for by the next readable one: one bad sector must not end a
+        # training run of days. Deterministic, so a resumed run sees the same stand-in.
+        for step in range(len(self.paths)):
+            path = self.paths[(index + step) % len(self.paths)]
+            try:
+                return load_rgb(path)
+            except InputImageError as err:
+                log.warning("skipped %s: %s (using the next image instead)", path, err.reason)
+        raise InputImageError(self.paths[index], "no image of the folder can be read any more")
+
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        image = load_rgb(self.paths[index])
+        image = self._load(index)
         spec = self.crop
         if spec.train:
             rng = random.Random(f"{self.seed}-{self.epoch}-{index}")  # str seeds hash stably
@@ -167,10 +208,15 @@ class ColorImageFolder(Dataset[tuple[torch.Tensor, torch.Tensor]]):
 
 
 class EpochSampler(Sampler[int]):
-    """Seeded per-epoch permutation, sharded over ``world_size`` ranks, resumable mid-epoch.
+    """Seeded per-epoch permutation dealt to ``world_size`` ranks by global batches; resumable
+    mid-epoch, with the same or another number of processes.
 
-    ``start_batch`` skips the first batches of the epoch (their indices are still drawn, so
-    the order of the rest is unchanged): this is how ``--resume`` continues exactly.
+    Step ``g`` of an epoch takes the next ``batch_size * world_size`` images of the epoch's
+    permutation and rank ``r`` trains on the ``r``-th ``batch_size`` of them (per-rank data
+    sharding: the ranks of one step never share an image). So what an epoch has used is always a
+    prefix of its permutation, whatever the world size, and ``start`` (images of the epoch already
+    used, all ranks together) resumes right after it; the permutation is still drawn in full, so
+    the order of the rest is unchanged. With one process this is the plain shuffled order.
     """
 
     def __init__(self, length: int, *, seed: int, batch_size: int, rank: int = 0, world_size: int = 1) -> None:
@@ -180,21 +226,35 @@ class EpochSampler(Sampler[int]):
         self.rank = rank
         self.world_size = world_size
         self.epoch = 0
-        self.start_batch = 0
+        self.start = 0
 
-    def set_epoch(self, epoch: int, start_batch: int = 0) -> None:
+    @property
+    def images_per_step(self) -> int:
+        """Images one training step consumes over all ranks: ``batch_size * world_size``."""
+        return self.batch_size * self.world_size
+
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        """Draw epoch ``epoch`` and skip its first ``start`` images (used before a resume)."""
+        if start < 0:
+            raise ValueError(f"start must be >= 0, got {start}")
         self.epoch = epoch
-        self.start_batch = start_batch
+        self.start = start
 
     def batches_per_epoch(self) -> int:
-        return self.length // (self.batch_size * self.world_size)
+        """Steps in a whole epoch (the remainder, fewer images than one step, is left out)."""
+        return self.length // self.images_per_step
+
+    def batches_left(self) -> int:
+        """Steps left in the epoch after its first ``start`` images (0: the epoch is over)."""
+        return max(0, (self.length - self.start) // self.images_per_step)
 
     def __iter__(self) -> Iterator[int]:
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
         order = torch.randperm(self.length, generator=generator).tolist()
-        per_rank = self.batches_per_epoch() * self.batch_size
-        mine = order[self.rank * per_rank : (self.rank + 1) * per_rank]
-        return iter(mine[self.start_batch * self.batch_size :])
+        first = self.start + self.rank * self.batch_size
+        for step in range(self.batches_left()):
+            offset = first + step * self.images_per_step
+            yield from order[offset : offset + self.batch_size]
 
     def __len__(self) -> int:
-        return (self.batches_per_epoch() - self.start_batch) * self.batch_size
+        return self.batches_left() * self.batch_size

@@ -13,6 +13,7 @@ from autocolor.color.bins import cic_ab_grid
 from autocolor.color.lab import rgb_to_lab
 from autocolor.color.prior import ab_histogram
 from autocolor.data.folder import load_rgb
+from autocolor.errors import InputImageError
 
 
 def count_ab_bins(
@@ -30,7 +31,7 @@ def count_ab_bins(
     for i, path in enumerate(paths):
         try:
             image = load_rgb(path).resize((thumbnail, thumbnail), Image.Resampling.BILINEAR)
-        except (OSError, ValueError):
+        except InputImageError:  # ColorImageFolder's scan has reported it already
             continue
         rgb = torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0).permute(2, 0, 1)
         counts += ab_histogram(rgb_to_lab(rgb)[None, 1:], grid)

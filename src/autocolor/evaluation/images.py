@@ -10,22 +10,22 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image
 
 from autocolor.color.lab import lab_to_rgb, rgb_to_lab
-from autocolor.errors import InputImageError
+from autocolor.imageformats import open_rgb, readable_suffixes
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+#: Every format Pillow decodes here (GIF, PPM, JPEG 2000, ... as well as PNG/JPEG/TIFF/WebP/BMP).
+IMAGE_SUFFIXES = tuple(sorted(readable_suffixes()))
 
 
 def read_rgb8(path: Path) -> np.ndarray:
-    """Decode an image file as 8-bit sRGB ``(H, W, 3)`` uint8, EXIF orientation applied."""
-    try:
-        with Image.open(path) as img:
-            img = ImageOps.exif_transpose(img)
-            return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise InputImageError(path, f"cannot decode image ({exc})") from exc
+    """Decode an image file as 8-bit sRGB ``(H, W, 3)`` uint8, EXIF orientation applied.
+
+    Raises :class:`InputImageError` naming the file and the reason for any damaged file (and
+    for one whose header claims more pixels than the machine's limit), never another type.
+    """
+    return np.asarray(open_rgb(path), dtype=np.uint8).copy()
 
 
 def resize_rgb8(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:

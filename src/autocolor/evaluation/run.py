@@ -176,7 +176,7 @@ def evaluate(
     if config.limit is not None:
         files = files[: max(0, config.limit)]
     if not files:
-        raise InputImageError(config.data_dir, f"no images found (looked for {', '.join(IMAGE_SUFFIXES)})")
+        raise InputImageError(config.data_dir, "no images found (no file in a format Pillow decodes)")
     prior, grid, rebalancing = _load_rebalancing(config)
     protocol = build_protocol(config, rebalancing)
     # The FID network first: a missing weights file should fail before models load.

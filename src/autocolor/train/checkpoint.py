@@ -34,6 +34,32 @@ def save_checkpoint(run_dir: Path, state: dict[str, Any]) -> Path:
     return target
 
 
+def write_atomically(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` via a temp file + fsync + rename (run files, weights)."""
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+def remove_stale_temporaries(run_dir: Path) -> list[Path]:
+    """Delete ``.*.tmp`` files a killed run left in ``run_dir`` (only rank 0 writes there).
+
+    They are half-written checkpoints, logs or weights that never got their final name.
+    """
+    removed = []
+    for path in run_dir.glob(".*.tmp") if run_dir.is_dir() else []:
+        path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
 def load_checkpoint(run_dir: Path) -> dict[str, Any] | None:
     """The latest checkpoint of ``run_dir``, or ``None`` if there is none."""
     path = run_dir / LATEST

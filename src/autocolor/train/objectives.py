@@ -6,6 +6,7 @@ Each factory gets the run context and returns a callable
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,12 +54,20 @@ def estimate_prior(context: ObjectiveContext) -> np.ndarray:
     from autocolor.data.prior import count_ab_bins
 
     cache = context.run_dir / "prior_counts.npy"
+    counts = None
     if cache.exists():
-        counts = np.load(cache)
-    else:
+        try:
+            counts = np.load(cache, allow_pickle=False)
+        except (OSError, ValueError):  # cut short by a crash before atomic writes: count again
+            counts = None
+    if counts is None:
         counts = count_ab_bins(context.train_paths, context.config.objective.prior_thumbnail)
         if context.is_main:
-            np.save(cache, counts)
+            # Temp file + rename: a run killed mid-write must not leave a half file to resume from.
+            tmp = cache.with_name(f".{cache.name}.tmp")
+            with open(tmp, "wb") as handle:
+                np.save(handle, counts, allow_pickle=False)
+            os.replace(tmp, cache)
     return counts / counts.sum()
 
 

@@ -154,15 +154,45 @@ def load_state_dict(name: str, *, offline: bool = False) -> dict[str, torch.Tens
     """
     s = spec(name)
     if not s.parts:
-        return read_state_dict_file(fetch(name, offline=offline))
+        return read_state_dict_file(_checked_at_load(name, fetch(name, offline=offline)))
     merged: dict[str, torch.Tensor] = {}
     for part in s.parts:
-        state = read_state_dict_file(fetch(part, offline=offline))
+        state = read_state_dict_file(_checked_at_load(part, fetch(part, offline=offline)))
         clash = next((k for k in state if k in merged), None)
         if clash is not None:
             raise WeightsError(f"{name}: parts overlap (key {clash!r} appears twice; last part {part})")
         merged.update(state)
     return merged
+
+
+def repair_command(name: str) -> str:
+    """The command that replaces damaged cached weights of ``name`` with verified ones."""
+    s = spec(name)
+    bundle = next((b for b in manifest_specs().values() if name in b.parts), None)
+    if any(src.kind != "manual" for src in s.sources):
+        return f"autocolor fetch-weights {bundle.name if bundle else name} --force"
+    if bundle is not None:
+        return f"autocolor fetch-weights {bundle.name} --from DIR"
+    return f"autocolor fetch-weights {name} --from FILE"
+
+
+def _checked_at_load(name: str, path: Path) -> Path:
+    """``path`` once its sha256 matches the one recorded when it was cached.
+
+    Cached files are re-hashed at every load (cheap next to reading them: the pages are then
+    in memory for the load), so a bit flipped on disk since the download is caught here, not
+    turned into wrong colours. Bundled files are checked by :func:`fetch` itself.
+    """
+    if path != cache.cached_path(name):
+        return path
+    expected = (cache.read_json(cache.sidecar_path(name)) or {}).get("sha256")
+    actual = cache.file_sha256(path)
+    if actual != expected:
+        raise ChecksumMismatchError(
+            f"{path}: the cached weights of {name} are corrupted (sha256 {actual}, recorded {expected}); "
+            f"run `{repair_command(name)}` to replace them"
+        )
+    return path
 
 
 def _manual_hint(s: WeightSpec, source: Source) -> str:
