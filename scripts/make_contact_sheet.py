@@ -26,7 +26,8 @@ from pathlib import Path
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from autocolor.cli.common import discover_inputs, one_line
+from autocolor.cli.common import one_line
+from autocolor.cli.inputs import discover_inputs
 from autocolor.errors import AutocolorError
 
 if TYPE_CHECKING:  # pragma: no cover

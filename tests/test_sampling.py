@@ -18,7 +18,9 @@ from autocolor.sampling import (
     _ReusedOutput,
     default_sample_model,
     draw_samples,
+    full_resolution,
     plan_sampling,
+    rank_by_likelihood,
     resolve_class,
 )
 
@@ -152,3 +154,40 @@ def test_pic_samples_carry_their_own_bits_per_dim() -> None:
         lp = log_prob(net(small, ab), levels, net.chroma_lightness(small))
     expected = -lp.sum().item() / (lp.numel() * 2 * math.log(2))
     assert first.bits_per_dim == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize(("count", "batch"), [(2, 16), (5, 16), (5, 2)])
+def test_samples_drawn_together_are_each_seeds_lone_sample(count: int, batch: int) -> None:
+    """n samples of one photo go through the sampler as batches of up to ``batch``; each
+    colorization and its bits/dim are bit-identical to the seed's sample drawn on its own."""
+    colorizer = Colorizer("pic.tiny", "cpu", pretrained=False)
+    torch.manual_seed(0)  # pretrained=False: random weights; any will do, the same for all draws
+    lightness = np.linspace(0, 100, 36 * 44, dtype=np.float32).reshape(36, 44)
+    plan = plan_sampling("pic.tiny", temperature=0.8, mixture_temperature=0.8)
+    seeds = [7 + 3 * i for i in range(count)]
+    calls: list[int] = []
+    colorizer.net.embedding.register_forward_hook(lambda *_: calls.append(1))
+    together = list(draw_samples(colorizer, plan, lightness, seeds, batch=batch))
+    batches = -(-count // batch)
+    assert len(calls) == batches + batches  # one embedding per batch to draw, one to score
+    assert [d.seed for d in together] == seeds
+    for drawn in together:
+        (alone,) = draw_samples(colorizer, plan, lightness, [drawn.seed])
+        assert np.array_equal(drawn.rgb, alone.rgb) and drawn.bits_per_dim == alone.bits_per_dim
+    assert not np.array_equal(together[0].rgb, together[1].rgb)
+
+
+def test_rank_by_likelihood_draws_each_candidate_once() -> None:
+    colorizer = Colorizer("pic.tiny", "cpu", pretrained=False)
+    lightness = np.linspace(0, 100, 32 * 32, dtype=np.float32).reshape(32, 32)[::-1].copy()
+    plan = plan_sampling("pic.tiny", temperature=1.0)
+    ranked = rank_by_likelihood(colorizer, plan, lightness, [0, 1, 2, 3, 4, 5], batch=4)
+    assert sorted(d.seed for d in ranked) == [0, 1, 2, 3, 4, 5]
+    scores = [d.bits_per_dim for d in ranked]
+    assert scores == sorted(scores) and len(set(scores)) == 6
+    best = ranked[0]
+    (alone,) = draw_samples(colorizer, plan, lightness, [best.seed])
+    kept = full_resolution(colorizer, lightness, best)
+    assert np.array_equal(kept.rgb, alone.rgb) and kept.bits_per_dim == alone.bits_per_dim
+    with pytest.raises(UsageError, match="no likelihood"):
+        rank_by_likelihood(Colorizer("cic.tiny", "cpu", pretrained=False), plan_sampling("cic.tiny"), lightness, [0])

@@ -8,8 +8,10 @@ noisier and without spatial coherence. Regression models (``"ab"``) have nothing
 
 Work done once per photo: resizing its L* to the network input and, for per-pixel fallback
 models, the network's forward pass (its output is deterministic, so it is reused for every
-seed). Generative samplers run once per sample: each sample is a separate draw (the PIC
-embedding g(L) is recomputed each time, as the decoder API runs the network itself).
+seed). PIC draws up to :data:`DRAW_BATCH` samples as one batch (one generator per sample, the
+embedding g(L) computed once): the per-pixel steps of its sampler cost about the same for one
+sample or several, so 8 samples take about twice the time of one, and each is still exactly
+the sample its seed draws alone. GCP draws one sample after another.
 
 Library use::
 
@@ -37,7 +39,15 @@ import torch
 from torch import nn
 
 from autocolor.color.upsample import upsample_ab
-from autocolor.decode import DecodeOptions, decoding_methods, has_likelihood, negative_log_likelihood, predict_ab
+from autocolor.decode import (
+    DecodeOptions,
+    decoding_methods,
+    draws_per_generator,
+    has_likelihood,
+    negative_log_likelihood,
+    output_kind_of,
+    predict_ab,
+)
 from autocolor.decode.autoregressive import MIXTURE_TEMPERATURE
 from autocolor.devices import autocast_context, inference_dtype
 from autocolor.errors import AutocolorError, UsageError
@@ -56,6 +66,8 @@ GCP_KIND = "gcp"
 BUNDLED_SAMPLER = "pic.deep128"
 #: What ``autocolor sample --json`` reports as the method of per-pixel sampling.
 FALLBACK_METHOD = "per-pixel fallback"
+#: Most samples of one photo drawn together (decoders that take one generator per sample).
+DRAW_BATCH = 16
 
 
 # --------------------------------------------------------------------------- what to sample with
@@ -252,18 +264,74 @@ class DrawnSample:
     bits_per_dim: float | None
 
 
-def sample_bits_per_dim(net: nn.Module, small: torch.Tensor, ab: torch.Tensor) -> float:
-    """Bits/dim of one drawn chroma ``ab`` ``(1, 2, h, w)`` given the network input L* ``small``
-    ``(1, 1, H, W)``. ``ab`` is repeated to ``(H, W)`` so that the likelihood's pooling brings
-    back exactly the drawn levels."""
+@dataclass(frozen=True)
+class DrawnChroma:
+    """One sample at the network's output resolution, before upsampling.
+
+    Attributes:
+        seed: the ``torch.Generator`` seed it was drawn with.
+        ab: ``(1, 2, h, w)`` float32 ab in Lab units.
+        bits_per_dim: as in :class:`DrawnSample`.
+    """
+
+    seed: int
+    ab: torch.Tensor
+    bits_per_dim: float | None
+
+
+def samples_bits_per_dim(net: nn.Module, small: torch.Tensor, ab: torch.Tensor) -> list[float]:
+    """Bits/dim of each drawn chroma ``ab`` ``(S, 2, h, w)`` given the network input L* ``small``
+    ``(1, 1, H, W)`` of the photo they were drawn for. ``ab`` is repeated to ``(H, W)`` so that
+    the likelihood's pooling brings back exactly the drawn levels; each is scored as if alone."""
     rows, cols = small.shape[-2] // ab.shape[-2], small.shape[-1] // ab.shape[-1]
     full = ab.repeat_interleave(rows, dim=-2).repeat_interleave(cols, dim=-1)
     nats, dims = negative_log_likelihood(net, small.float(), full.float())
-    return bits_per_dim(float(nats.sum()), dims)
+    return [bits_per_dim(float(value), dims) for value in nats]
+
+
+def draw_chroma(
+    colorizer: Colorizer, plan: SamplingPlan, lightness: np.ndarray, seeds: list[int], *, batch: int = DRAW_BATCH
+) -> Iterator[DrawnChroma]:
+    """Yield each seed's sample at the network's output resolution, in order, scored when the
+    model has a likelihood.
+
+    Decoders that take one generator per sample (PIC) draw up to ``batch`` seeds together: one
+    pass of the network per step for all of them, each sample still the one its seed draws
+    alone (each consumes its own generator exactly as alone, and is scored alone). Others
+    draw seed after seed (the per-pixel fallback runs the network once for all).
+
+    Args:
+        colorizer: the loaded model, input size and upsampling (its own decoding is not used).
+        plan: from :func:`plan_sampling` for the same model.
+        lightness: ``(H, W)`` float32 L* in ``[0, 100]``.
+        seeds: one ``torch.Generator`` seed per sample.
+        batch: most samples drawn at once (bounds memory: ~10 MB each for ``pic.deep128``).
+    """
+    if batch < 1:
+        raise ValueError(f"batch must be >= 1, got {batch}")
+    scored = not plan.fallback and has_likelihood(colorizer.net)
+    together = batch if draws_per_generator(output_kind_of(colorizer.net)) else 1
+    reused = _ReusedOutput(colorizer.net) if plan.fallback else None
+    with torch.inference_mode():
+        small = _network_input(colorizer, np.ascontiguousarray(lightness, dtype=np.float32))
+        for first in range(0, len(seeds), together):
+            group = seeds[first : first + together]
+            ab = _draw_chroma(colorizer, plan, small, group, reused)
+            bits = samples_bits_per_dim(colorizer.net, small, ab) if scored else [None] * len(group)
+            for row, (seed, score) in enumerate(zip(group, bits, strict=True)):
+                yield DrawnChroma(seed, ab[row : row + 1], score)
+
+
+def full_resolution(colorizer: Colorizer, lightness: np.ndarray, drawn: DrawnChroma) -> DrawnSample:
+    """A drawn chroma upsampled to the photo's ``(H, W)`` L* (float32 in ``[0, 100]``): its colorization."""
+    lightness = np.ascontiguousarray(lightness, dtype=np.float32)
+    ab_full = upsample_ab(drawn.ab[0].cpu().numpy(), lightness, method=colorizer.upsample)
+    rgb = lightness_ab_to_rgb(lightness, np.asarray(ab_full, dtype=np.float32))
+    return DrawnSample(drawn.seed, rgb, drawn.bits_per_dim)
 
 
 def draw_samples(
-    colorizer: Colorizer, plan: SamplingPlan, lightness: np.ndarray, seeds: list[int]
+    colorizer: Colorizer, plan: SamplingPlan, lightness: np.ndarray, seeds: list[int], *, batch: int = DRAW_BATCH
 ) -> Iterator[DrawnSample]:
     """Yield one full-resolution colorization per seed, in order, with its bits/dim when the
     model has a likelihood.
@@ -273,45 +341,33 @@ def draw_samples(
         plan: from :func:`plan_sampling` for the same model.
         lightness: ``(H, W)`` float32 L* in ``[0, 100]``.
         seeds: one ``torch.Generator`` seed per sample.
+        batch: most samples drawn at once (see :func:`draw_chroma`).
 
     Yields:
         :class:`DrawnSample`; the same seed gives the same sample, whatever the other seeds.
     """
-    reused = _ReusedOutput(colorizer.net) if plan.fallback else None
-    scored = not plan.fallback and has_likelihood(colorizer.net)
-    lightness = np.ascontiguousarray(lightness, dtype=np.float32)
-    with torch.inference_mode():
-        small = _network_input(colorizer, lightness)
-        for seed in seeds:
-            ab = _draw_chroma(colorizer, plan, small, seed, reused)
-            bits = sample_bits_per_dim(colorizer.net, small, ab) if scored else None
-            ab_full = upsample_ab(ab[0].cpu().numpy(), lightness, method=colorizer.upsample)
-            yield DrawnSample(seed, lightness_ab_to_rgb(lightness, np.asarray(ab_full, dtype=np.float32)), bits)
+    for drawn in draw_chroma(colorizer, plan, lightness, seeds, batch=batch):
+        yield full_resolution(colorizer, lightness, drawn)
 
 
 def rank_by_likelihood(
-    colorizer: Colorizer, plan: SamplingPlan, lightness: np.ndarray, seeds: list[int]
-) -> list[tuple[int, float]]:
-    """Draw each seed's sample at the network's resolution and score it: ``(seed, bits/dim)``,
-    most probable first (ties: lower seed first).
+    colorizer: Colorizer, plan: SamplingPlan, lightness: np.ndarray, seeds: list[int], *, batch: int = DRAW_BATCH
+) -> list[DrawnChroma]:
+    """Draw each seed's sample at the network's resolution and score it: most probable (lowest
+    bits/dim) first (ties: lower seed first).
 
     What ``autocolor sample --best-of`` keeps: the model's own judgement of which draws are
-    typical, which filters out the ones that drew a rare colour somewhere. Only the kept seeds
-    are then drawn at full resolution by :func:`draw_samples` (same seed, same sample), so the
-    candidates cost no upsampling and no memory.
+    typical, which filters out the ones that drew a rare colour somewhere. Only the kept draws
+    are then brought to full resolution (:func:`full_resolution`; the same as
+    :func:`draw_samples` gives for their seeds), so the candidates cost no upsampling.
 
     Raises:
         UsageError: the model has no likelihood (only PIC models can be ranked).
     """
     if plan.fallback or not has_likelihood(colorizer.net):
         raise UsageError(f"{plan.model} defines no likelihood to rank its samples by; use a PIC model")
-    scores = []
-    with torch.inference_mode():
-        small = _network_input(colorizer, np.ascontiguousarray(lightness, dtype=np.float32))
-        for seed in seeds:
-            ab = _draw_chroma(colorizer, plan, small, seed, None)
-            scores.append((seed, sample_bits_per_dim(colorizer.net, small, ab)))
-    return sorted(scores, key=lambda item: (item[1], item[0]))
+    drawn = list(draw_chroma(colorizer, plan, lightness, seeds, batch=batch))
+    return sorted(drawn, key=lambda item: (cast(float, item.bits_per_dim), item.seed))
 
 
 def _network_input(colorizer: Colorizer, lightness: np.ndarray) -> torch.Tensor:
@@ -320,26 +376,31 @@ def _network_input(colorizer: Colorizer, lightness: np.ndarray) -> torch.Tensor:
 
 
 def _draw_chroma(
-    colorizer: Colorizer, plan: SamplingPlan, small: torch.Tensor, seed: int, reused: _ReusedOutput | None
+    colorizer: Colorizer, plan: SamplingPlan, small: torch.Tensor, seeds: list[int], reused: _ReusedOutput | None
 ) -> torch.Tensor:
-    """One sample ``(1, 2, h, w)`` float32 ab at the network's output resolution."""
+    """The seeds' samples ``(S, 2, h, w)`` float32 ab at the network's output resolution; more
+    than one seed only for decoders that :func:`draws_per_generator`."""
     device = colorizer.device
     net = cast("nn.Module", reused) if reused is not None else colorizer.net
 
-    def decode(reduced_precision: bool) -> torch.Tensor:
+    def decode(group: list[int], reduced_precision: bool) -> torch.Tensor:
+        generators = [torch.Generator(device=device).manual_seed(seed) for seed in group]
         options = DecodeOptions(
             method=plan.decoding,
             temperature=plan.temperature if plan.temperature is not None else 1.0,
-            generator=torch.Generator(device=device).manual_seed(seed),
+            generator=generators[0] if len(generators) == 1 else generators,
             extra=dict(plan.extra),
         )
         with autocast_context(device, enabled=reduced_precision):
             return predict_ab(net, small, options).float()
 
-    ab = decode(True)
-    if inference_dtype(device) != torch.float32 and not torch.isfinite(ab).all():
-        # bf16 overflowed: redo this sample in fp32 with the same seed (as colorize does).
-        if reused is not None:
-            reused.forget()
-        ab = decode(False)
+    ab = decode(seeds, True)
+    if inference_dtype(device) != torch.float32:
+        overflowed = [row for row in range(ab.shape[0]) if not torch.isfinite(ab[row]).all()]
+        if overflowed:
+            # bf16 overflowed: redo those samples in fp32 with the same seeds (as colorize does);
+            # each row is its seed's own draw, so the others stand.
+            if reused is not None:
+                reused.forget()
+            ab[overflowed] = decode([seeds[row] for row in overflowed], False)
     return ab

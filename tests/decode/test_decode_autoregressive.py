@@ -1,12 +1,12 @@
-"""PIC raster-order samplers: naive == cached, seeds, temperature 0, the registered decoder."""
+"""PIC raster-order samplers: naive == cached, seeds, temperature 0, batches of seeds, the registered decoder."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from autocolor.decode import DecodeOptions, predict_ab
-from autocolor.decode.autoregressive import _CachedState, sample_cached, sample_naive
+from autocolor.decode import DecodeOptions, draws_per_generator, negative_log_likelihood, predict_ab
+from autocolor.decode.autoregressive import STEP_DTYPE, _CachedState, sample_cached, sample_naive
 from autocolor.errors import UsageError
 from autocolor.models import create_model
 from autocolor.models.pic import PicNet
@@ -55,11 +55,13 @@ def test_cached_activations_match_a_full_pass(tiny: PicNet, lightness: torch.Ten
         embedding = tiny.embed(lightness)
         canvas = torch.cat((torch.rand(2, 3, 8, 8) * 2 - 1, torch.ones(2, 1, 8, 8)), dim=1)
         full = tiny.pixelcnn(canvas, embedding)
-        state = _CachedState(tiny, embedding, canvas)
+        state = _CachedState(tiny, embedding.to(STEP_DTYPE), canvas.to(STEP_DTYPE))
         for i in range(8):
             state.start_row(i)
             for j in range(8):
-                assert torch.allclose(state.pixel_params(i, j)[:, :, 0, 0], full[:, :, i, j], atol=1e-5)
+                params = state.pixel_params(i, j)[:, :, 0, 0]
+                assert params.dtype == STEP_DTYPE
+                assert torch.allclose(params.float(), full[:, :, i, j], atol=1e-5)
 
 
 def test_samples_are_integer_lab_levels(tiny: PicNet, lightness: torch.Tensor) -> None:
@@ -115,3 +117,51 @@ def test_sampling_a_training_network_uses_eval_mode(tiny: PicNet, lightness: tor
     dropout_net.train()
     assert torch.equal(sample_naive(dropout_net, lightness, generator=seeded(9)), reference)
     assert dropout_net.training
+
+
+@pytest.mark.parametrize(("seeds", "temperature", "mixture_temperature"), [
+    ((3, 4), 1.0, 1.0), ((0, 9, 2, 7, 5), 0.6, 0.7), ((21, 22, 23), 0.8, 1.0),
+])  # fmt: skip
+def test_seeds_drawn_as_one_batch_are_the_samples_drawn_alone(
+    tiny: PicNet, lightness: torch.Tensor, seeds: tuple[int, ...], temperature: float, mixture_temperature: float
+) -> None:
+    """One photo, one generator per sample: one batch through the cached sampler, each row
+    bit-identical to its seed's lone draw (what ``autocolor sample --n`` relies on)."""
+    photo = lightness[:1]
+    kwargs = {"temperature": temperature, "mixture_temperature": mixture_temperature}
+    together = sample_cached(tiny, photo, generator=[seeded(s) for s in seeds], **kwargs)
+    assert together.shape == (len(seeds), 2, 8, 8)
+    for row, seed in enumerate(seeds):
+        assert torch.equal(together[row : row + 1], sample_cached(tiny, photo, generator=seeded(seed), **kwargs))
+    assert len({tuple(sample.flatten().tolist()) for sample in together}) == len(seeds)  # really different
+    # The naive sampler takes the same generators and gives the same samples.
+    assert torch.equal(sample_naive(tiny, photo, generator=[seeded(s) for s in seeds[:2]], **kwargs), together[:2])
+
+
+def test_one_generator_per_image_of_a_batch(tiny: PicNet, lightness: torch.Tensor) -> None:
+    both = sample_cached(tiny, lightness, generator=[seeded(1), seeded(2)])
+    assert torch.equal(both[1:], sample_cached(tiny, lightness[1:], generator=seeded(2)))
+    with pytest.raises(ValueError, match="3 generators for a batch of 2"):
+        sample_cached(tiny, lightness, generator=[seeded(1), seeded(2), seeded(3)])
+
+
+def test_decoder_takes_one_generator_per_sample(tiny: PicNet, lightness: torch.Tensor) -> None:
+    assert draws_per_generator("ab_mixture") and not draws_per_generator("ab_bins")
+    options = DecodeOptions(method="sample", temperature=0.9, generator=[seeded(5), seeded(6)])
+    ab = predict_ab(tiny, lightness[:1], options)
+    assert torch.equal(ab[1:], sample_cached(tiny, lightness[:1], temperature=0.9, generator=seeded(6)))
+    cic = create_model("cic.tiny")
+    with pytest.raises(TypeError, match="takes one generator, not a sequence"):
+        predict_ab(cic, lightness[:1] * 0 + 50, DecodeOptions(method="sample", generator=[seeded(1)]))
+
+
+def test_several_chroma_of_one_photo_are_each_scored_as_alone(tiny: PicNet, lightness: torch.Tensor) -> None:
+    photo = lightness[:1]
+    ab = sample_cached(tiny, photo, generator=[seeded(s) for s in (1, 2, 3)]).repeat_interleave(4, -2)
+    ab = ab.repeat_interleave(4, -1)  # back to the input resolution, as the likelihood takes it
+    with torch.no_grad():
+        nats, dims = negative_log_likelihood(tiny, photo, ab)
+        alone = [negative_log_likelihood(tiny, photo, ab[r : r + 1]) for r in range(3)]
+    assert nats.shape == (3,) and dims == alone[0][1] == 2 * 8 * 8
+    assert [float(x) for x in nats] == [float(nll[0]) for nll, _ in alone]  # bit for bit
+    assert len(set(nats.tolist())) == 3

@@ -129,6 +129,24 @@ def test_sampling_is_reproducible_and_seed_dependent() -> None:
     assert torch.equal(quantize(first), first)
 
 
+def test_one_generator_per_row_draws_each_row_as_alone() -> None:
+    """Row r of a batch drawn with a sequence of generators is what generator r draws for that
+    row alone, and each generator ends where the lone draw leaves it (same numbers consumed)."""
+    params = torch.randn(3, 24, 4, 5, generator=torch.Generator().manual_seed(8))
+    lum = torch.rand(3, 1, 4, 5, generator=torch.Generator().manual_seed(9)) * 2 - 1
+    generators = [torch.Generator().manual_seed(seed) for seed in (11, 12, 13)]
+    together = sample(params, lum, temperature=0.7, mixture_temperature=0.5, generator=generators)
+    for row, seed in enumerate((11, 12, 13)):
+        alone_generator = torch.Generator().manual_seed(seed)
+        alone = sample(params[row : row + 1], lum[row : row + 1], temperature=0.7, mixture_temperature=0.5,
+                       generator=alone_generator)  # fmt: skip
+        assert torch.equal(together[row : row + 1], alone)
+        assert torch.equal(generators[row].get_state(), alone_generator.get_state())
+    assert not torch.equal(together[0], together[1])
+    with pytest.raises(ValueError, match="2 generators for a batch of 3"):
+        sample(params, lum, generator=generators[:2])
+
+
 def test_temperature_zero_is_the_deterministic_mode() -> None:
     params = random_params(3, seed=7).repeat(1, 1, 2, 2)
     lum = torch.full((1, 1, 2, 2), 0.4)

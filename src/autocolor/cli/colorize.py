@@ -25,17 +25,13 @@ from autocolor.cli.common import (
     STDIO,
     ItemResult,
     Progress,
-    check_output_folder,
     debug_enabled,
-    gcp_options,
-    max_pixels_option,
-    model_options,
-    output_options,
     passed_over_results,
     print_summary,
     quiet_decoders,
-    refuse_terminal_stdout,
 )
+from autocolor.cli.inputs import check_output_folder, refuse_terminal_stdout
+from autocolor.cli.options import gcp_options, max_pixels_option, model_options, output_options
 from autocolor.cli.stopping import StopOnSignal, not_started
 from autocolor.cli.scaleout import ScaleOut, gather_inputs, open_manifest, run_on_ray, scaleout_options, select_shard
 from autocolor.cli.video import run_video_command, video_options, wants_video

@@ -1,30 +1,23 @@
-"""Helpers shared by the subcommands: common options, error lines, input discovery, output
-naming, progress and the end-of-batch report.
+"""What the subcommands print: error lines, ``--debug``, the progress bar and the end-of-batch report.
 
-Nothing here imports torch or the image stack at import time, so ``autocolor CMD --help``
-stays fast; the heavy modules are imported inside the functions that need them.
+Options are :mod:`autocolor.cli.options`, input discovery and output checks
+:mod:`autocolor.cli.inputs`; running a batch is :mod:`autocolor.batch`. Nothing here imports
+torch or the image stack at import time, so ``autocolor CMD --help`` stays fast.
 """
 
 from __future__ import annotations
 
 import os
-import sys
-from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
-from typing import Any, TypeVar
+from collections.abc import Iterable
+from typing import Any
 
 import click
 
 # The per-file vocabulary lives in the batch layer (executors share it); re-exported here
-# so the subcommands import everything from one place.
+# so the subcommands take what they report from one place.
 from autocolor.batch.item import ensure_parent  # noqa: F401
 from autocolor.batch.plan import STDIO, InputFile, plan_output  # noqa: F401
 from autocolor.batch.results import ItemResult, failure_reason, one_line  # noqa: F401
-from autocolor.errors import OutputError, UsageError
-
-F = TypeVar("F", bound=Callable[..., Any])
-#: Env var with the same effect as the hidden ``--random-weights`` flag (tests only).
-RANDOM_WEIGHTS_ENV = "AUTOCOLOR_RANDOM_WEIGHTS"
 
 
 # --------------------------------------------------------------------------- messages
@@ -51,230 +44,6 @@ def quiet_decoders() -> None:
         from autocolor.imageformats import silence_libtiff
 
         silence_libtiff()
-
-
-# --------------------------------------------------------------------------- options
-
-
-def model_options(f: F) -> F:
-    """``--model``, ``--device``, ``--seed``, ``--offline`` and the hidden ``--random-weights``."""
-    decorators = [
-        click.option(
-            "-m",
-            "--model",
-            metavar="NAME",
-            default=None,
-            help="Model to use (`autocolor fetch-weights --list` shows them); default: the bundled model.",
-        ),
-        click.option(
-            "--device",
-            default="auto",
-            show_default=True,
-            metavar="auto|cpu|cuda[:N]",
-            help="Where to run; auto = the first CUDA GPU if any, else the CPU.",
-        ),
-        click.option(
-            "--seed",
-            type=click.IntRange(min=0),
-            default=None,
-            help="Seed for sampling decoders; the same seed gives the same colours.",
-        ),
-        click.option("--offline", is_flag=True, help="Never download weights; use bundled or cached ones."),
-        # Random weights make meaningless colours: this exists so tests can run the whole
-        # pipeline with tiny models that have no published weights. Hidden from --help.
-        click.option("--random-weights", is_flag=True, hidden=True, envvar=RANDOM_WEIGHTS_ENV),
-    ]
-    for decorator in reversed(decorators):
-        f = decorator(f)
-    return f
-
-
-def gcp_options(f: F) -> F:
-    """``--class``, ``--direction`` and ``--strength``: options of GCP models only."""
-    decorators = [
-        click.option("--class", "class_ref", metavar="ID|NAME", default=None,
-                     help="GCP only: the ImageNet class to colour as (default: predicted)."),  # fmt: skip
-        click.option("--direction", type=click.IntRange(min=0), default=None,
-                     help="GCP only: which latent direction of the deformator to move along."),  # fmt: skip
-        click.option("--strength", type=float, default=None, help="GCP only: how far to move along it."),
-    ]
-    for decorator in reversed(decorators):
-        f = decorator(f)
-    return f
-
-
-def _parse_pixels(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:
-    if value is None:
-        return None
-    text = value.replace("_", "").replace(",", "").strip().upper()
-    scale = {"K": 10**3, "M": 10**6, "G": 10**9}.get(text[-1:], 1)
-    digits = text[:-1] if scale > 1 else text
-    if not digits.isdigit() or int(digits) * scale <= 0:
-        raise click.BadParameter(f"{value!r} is not a positive pixel count (e.g. 50000000 or 50M)")
-    return int(digits) * scale
-
-
-def max_pixels_option(f: F) -> F:
-    """``--max-pixels N``: refuse images whose header claims more pixels (decompression bombs)."""
-    return click.option(
-        "--max-pixels",
-        metavar="N",
-        default=None,
-        callback=_parse_pixels,
-        envvar="AUTOCOLOR_MAX_PIXELS",
-        help="Refuse images whose header claims more than N pixels (width x height; 50M = 50 million), "
-        "before decoding them. Default: sized to this machine's memory.",
-    )(f)
-
-
-def output_options(f: F) -> F:
-    """``--overwrite``, ``--json``, ``--recursive/--no-recursive`` and ``--quiet``."""
-    decorators = [
-        click.option("--overwrite", is_flag=True, help="Replace existing outputs (never an input)."),
-        click.option(
-            "--json",
-            "as_json",
-            is_flag=True,
-            help="Print one JSON line per image on stdout (input, output, status, error, seconds, ...).",
-        ),
-        click.option(
-            "--recursive/--no-recursive",
-            default=True,
-            show_default=True,
-            help="Descend into sub-folders of folder inputs.",
-        ),
-        click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary (failures still print)."),
-    ]
-    for decorator in reversed(decorators):
-        f = decorator(f)
-    return f
-
-
-# --------------------------------------------------------------------------- inputs
-
-
-def _supported_suffixes() -> frozenset[str]:
-    from autocolor.imageformats import readable_suffixes
-
-    return readable_suffixes()
-
-
-def _is_within(path: Path, folder: Path) -> bool:
-    try:
-        path.resolve().relative_to(folder.resolve())
-    except ValueError:
-        return False
-    return True
-
-
-def discover_inputs(
-    arguments: Sequence[str],
-    *,
-    recursive: bool = True,
-    exclude: Sequence[Path] = (),
-    skip_stem_suffix: str | None = None,
-    passed_over: list[tuple[str, str]] | None = None,
-) -> tuple[list[InputFile], list[tuple[str, str]]]:
-    """Expand the command's INPUT arguments into image files.
-
-    A file argument (or ``-``) is taken as is, whatever its suffix (reading it reports the
-    problem if it is not an image); a missing path too, so that it fails with a clear message
-    of its own. A folder contributes its files in a format Pillow decodes (by suffix), sorted,
-    skipping hidden names, the ``exclude`` folders (an output folder inside an input folder) and,
-    with ``skip_stem_suffix``, earlier outputs such as ``photo_color.jpg``.
-
-    Args:
-        passed_over: if given, receives ``(path, reason)`` for every file (and hidden folder)
-            of a folder argument that is not taken, so the caller can report it; nothing in a
-            folder is passed over in silence.
-
-    Returns:
-        The inputs without duplicates, and ``(path, reason)`` for folders that could not be read.
-    """
-    from autocolor.imageformats import why_not_taken
-    from autocolor.video import VIDEO_SUFFIXES
-
-    found: list[InputFile] = []
-    problems: list[tuple[str, str]] = []
-    left: list[tuple[str, str]] = passed_over if passed_over is not None else []
-    seen: set[str] = set()
-
-    def add(item: InputFile) -> None:
-        key = item.path if item.path == STDIO else os.path.realpath(item.path)
-        if key not in seen:
-            seen.add(key)
-            found.append(item)
-
-    for argument in arguments:
-        if argument == STDIO or not os.path.isdir(argument):
-            add(InputFile(argument))
-            continue
-        root = Path(argument)
-
-        def on_error(error: OSError, _root: Path = root) -> None:
-            problems.append((str(error.filename or _root), f"cannot read folder: {error.strerror or error}"))
-
-        for folder, dirs, files in os.walk(root, onerror=on_error):
-            here = Path(folder)
-            mine = [d for d in dirs if not any(_is_within(here / d, e) for e in exclude)]
-            left.extend((str(here / d), "hidden folder, not searched") for d in sorted(mine) if d.startswith("."))
-            dirs[:] = sorted(d for d in mine if not d.startswith("."))
-            if not recursive:
-                left.extend((str(here / d), "sub-folder, not searched (--no-recursive)") for d in dirs)
-                dirs[:] = []
-            for name in sorted(files):
-                path = here / name
-                reason = why_not_taken(name)
-                if reason is not None and path.suffix.lower() in VIDEO_SUFFIXES and not name.startswith("."):
-                    reason = "a video: give video files one at a time (autocolor colorize FILE -o OUT)"
-                if reason is None and skip_stem_suffix and path.stem.endswith(skip_stem_suffix):
-                    reason = f"looks like an earlier output (*{skip_stem_suffix}.*)"
-                if reason is not None:
-                    left.append((str(path), reason))
-                    continue
-                add(InputFile(str(path), root))
-    return found, problems
-
-
-# --------------------------------------------------------------------------- outputs
-
-
-def output_is_folder(output: str | None, inputs: Sequence[InputFile], arguments: Sequence[str]) -> bool:
-    """Decide whether ``-o`` names a folder; raise :class:`UsageError` where it cannot work.
-
-    ``-o`` is a folder when it is an existing folder, ends with a slash, or there are several
-    inputs or a folder input (then it must not be an existing file or look like an image file).
-    """
-    if output is None:
-        return False
-    several = len(inputs) > 1 or any(a != STDIO and os.path.isdir(a) for a in arguments)
-    if output == STDIO:
-        if several:
-            raise UsageError("-o - (stdout) takes exactly one input image")
-        return False
-    path = Path(output)
-    if path.is_dir() or output.endswith(("/", os.sep)):
-        return True
-    if not several:
-        return False
-    if path.exists():
-        raise UsageError(f"-o {output}: several inputs need -o to be a folder, and this is a file")
-    if path.suffix.lower() in _supported_suffixes():
-        raise UsageError(f"-o {output}: several inputs need -o to be a folder, not an image file name")
-    return True
-
-
-def check_output_folder(folder: str) -> None:
-    """Fail early, with one clear line, when an existing output folder cannot be written."""
-    path = Path(folder)
-    if path.is_dir() and not os.access(path, os.W_OK | os.X_OK):
-        raise OutputError(folder, "output folder is not writable")
-
-
-def refuse_terminal_stdout() -> None:
-    """Image bytes on a terminal are garbage: ask for -o instead."""
-    if sys.stdout.isatty():
-        raise UsageError("refusing to write image data to a terminal; use -o FILE or a pipe")
 
 
 # --------------------------------------------------------------------------- results

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from autocolor.cli.common import discover_inputs, one_line
+from autocolor.cli.common import one_line
+from autocolor.cli.inputs import discover_inputs
 from autocolor.errors import UsageError
 
 if TYPE_CHECKING:  # pragma: no cover

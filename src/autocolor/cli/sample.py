@@ -12,6 +12,7 @@ import os
 import re
 import time
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,16 +25,13 @@ from autocolor.cli.common import (
     InputFile,
     ItemResult,
     Progress,
-    check_output_folder,
     debug_enabled,
-    discover_inputs,
     ensure_parent,
     failure_reason,
-    gcp_options,
-    model_options,
-    output_options,
     print_summary,
 )
+from autocolor.cli.inputs import check_output_folder, discover_inputs
+from autocolor.cli.options import gcp_options, model_options, output_options
 from autocolor.errors import OutputError, UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -132,7 +130,7 @@ def _run_job(
     from autocolor.contactsheet import make_contact_sheet, save_contact_sheet, thumbnail
     from autocolor.imagefile import read_photo, write_photo
     from autocolor.pipeline import lightness_ab_to_rgb
-    from autocolor.sampling import draw_samples, rank_by_likelihood
+    from autocolor.sampling import draw_samples, full_resolution, rank_by_likelihood
 
     start = time.perf_counter()
     result = job.result
@@ -144,11 +142,13 @@ def _run_job(
         progress.working_on(Path(job.item.path).name)
         if best_of is not None:
             first = job.samples[0][0]
-            ranked = rank_by_likelihood(colorizer, plan, photo.lightness, list(range(first, first + best_of)))
-            job.samples = [(seed, path) for (seed, _), (_, path) in zip(ranked, job.samples)]
+            kept = rank_by_likelihood(colorizer, plan, photo.lightness, list(range(first, first + best_of)))
+            kept = kept[: len(job.samples)]
+            job.samples = [(candidate.seed, path) for candidate, (_, path) in zip(kept, job.samples)]
             progress.advance(best_of)
-        seeds = [seed for seed, _ in job.samples]
-        drawn = draw_samples(colorizer, plan, photo.lightness, seeds)
+            drawn: Iterator[DrawnSample] = (full_resolution(colorizer, photo.lightness, c) for c in kept)
+        else:
+            drawn = draw_samples(colorizer, plan, photo.lightness, [seed for seed, _ in job.samples])
         for (seed, path), sample in zip(job.samples, drawn, strict=True):
             if path in job.write:
                 ensure_parent(path)

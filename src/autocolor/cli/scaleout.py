@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from autocolor.cli.common import STDIO, InputFile, ItemResult, discover_inputs, output_is_folder
+from autocolor.cli.common import STDIO, InputFile, ItemResult
+from autocolor.cli.inputs import discover_inputs, output_is_folder
 from autocolor.errors import UsageError
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -30,9 +30,11 @@ def train_command(
       autocolor train --config configs/cic_lite.toml --resume
       autocolor train --config configs/cic_lite.toml --set train.steps=200 --out runs/try
       torchrun --nproc_per_node 2 -m autocolor train --config configs/cic_lite.toml
+      torchrun --nnodes 2 --nproc-per-node 4 --rdzv-backend c10d --rdzv-endpoint HOST:29400 -m autocolor train --config configs/cic_lite.toml --out /shared/runs/cic
 
     Writes OUT/latest.pt (checkpoint), OUT/log.jsonl (metrics per step) and, at the end,
-    OUT/model.safetensors.
+    OUT/model.safetensors (rank 0 only under torchrun; --resume also works with another number
+    of processes; train.batch_size is per process).
     """
     from autocolor.train.config import TrainConfig, apply_overrides, load_config
     from autocolor.train.loop import train

@@ -199,10 +199,15 @@ class ColorImageFolder(Dataset[tuple[torch.Tensor, torch.Tensor]]):
 
 
 class EpochSampler(Sampler[int]):
-    """Seeded per-epoch permutation, sharded over ``world_size`` ranks, resumable mid-epoch.
+    """Seeded per-epoch permutation dealt to ``world_size`` ranks by global batches; resumable
+    mid-epoch, with the same or another number of processes.
 
-    ``start_batch`` skips the first batches of the epoch (their indices are still drawn, so
-    the order of the rest is unchanged): this is how ``--resume`` continues exactly.
+    Step ``g`` of an epoch takes the next ``batch_size * world_size`` images of the epoch's
+    permutation and rank ``r`` trains on the ``r``-th ``batch_size`` of them (per-rank data
+    sharding: the ranks of one step never share an image). So what an epoch has used is always a
+    prefix of its permutation, whatever the world size, and ``start`` (images of the epoch already
+    used, all ranks together) resumes right after it; the permutation is still drawn in full, so
+    the order of the rest is unchanged. With one process this is the plain shuffled order.
     """
 
     def __init__(self, length: int, *, seed: int, batch_size: int, rank: int = 0, world_size: int = 1) -> None:
@@ -212,21 +217,35 @@ class EpochSampler(Sampler[int]):
         self.rank = rank
         self.world_size = world_size
         self.epoch = 0
-        self.start_batch = 0
+        self.start = 0
 
-    def set_epoch(self, epoch: int, start_batch: int = 0) -> None:
+    @property
+    def images_per_step(self) -> int:
+        """Images one training step consumes over all ranks: ``batch_size * world_size``."""
+        return self.batch_size * self.world_size
+
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        """Draw epoch ``epoch`` and skip its first ``start`` images (used before a resume)."""
+        if start < 0:
+            raise ValueError(f"start must be >= 0, got {start}")
         self.epoch = epoch
-        self.start_batch = start_batch
+        self.start = start
 
     def batches_per_epoch(self) -> int:
-        return self.length // (self.batch_size * self.world_size)
+        """Steps in a whole epoch (the remainder, fewer images than one step, is left out)."""
+        return self.length // self.images_per_step
+
+    def batches_left(self) -> int:
+        """Steps left in the epoch after its first ``start`` images (0: the epoch is over)."""
+        return max(0, (self.length - self.start) // self.images_per_step)
 
     def __iter__(self) -> Iterator[int]:
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
         order = torch.randperm(self.length, generator=generator).tolist()
-        per_rank = self.batches_per_epoch() * self.batch_size
-        mine = order[self.rank * per_rank : (self.rank + 1) * per_rank]
-        return iter(mine[self.start_batch * self.batch_size :])
+        first = self.start + self.rank * self.batch_size
+        for step in range(self.batches_left()):
+            offset = first + step * self.images_per_step
+            yield from order[offset : offset + self.batch_size]
 
     def __len__(self) -> int:
-        return (self.batches_per_epoch() - self.start_batch) * self.batch_size
+        return self.batches_left() * self.batch_size

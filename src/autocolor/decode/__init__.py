@@ -43,7 +43,9 @@ class DecodeOptions:
         temperature: softmax temperature (> 0) for ``annealed_mean`` and ``sample``; lower is
             more saturated / more peaked. Ignored by methods that have none.
         generator: random source for sampling methods (a seeded generator gives repeatable
-            output); ``None`` uses torch's global generator.
+            output); ``None`` uses torch's global generator. A sequence of generators, one per
+            sample, only for decoders registered with ``per_sample_generators`` (see
+            :func:`draws_per_generator`).
         extra: family-specific options, e.g. ``{"class_id": 207}`` for GCP.
         hints: colour hints for hint-aware networks (``accepts_hints``): ``(ab, mask)`` with
             ab ``(N, 2, h, w)`` in Lab units and mask ``(N, 1, h, w)`` 0/1 at the network's
@@ -52,7 +54,7 @@ class DecodeOptions:
 
     method: str = "annealed_mean"
     temperature: float = 0.38
-    generator: torch.Generator | None = None
+    generator: torch.Generator | Sequence[torch.Generator] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     hints: tuple[torch.Tensor, torch.Tensor] | None = None
 
@@ -65,23 +67,27 @@ _D = TypeVar("_D", bound=Decoder)
 class _Entry:
     decoder: Decoder
     methods: tuple[str, ...] | None  # None: the decoder validates ``options.method`` itself
+    per_sample_generators: bool
 
 
 _DECODERS: dict[str, _Entry] = {}
 
 
-def register_decoder(output_kind: str, *, methods: Sequence[str] | None = None) -> Callable[[_D], _D]:
+def register_decoder(
+    output_kind: str, *, methods: Sequence[str] | None = None, per_sample_generators: bool = False
+) -> Callable[[_D], _D]:
     """Decorator registering a decoder for networks whose ``output_kind`` is ``output_kind``.
 
     ``methods`` lists the ``DecodeOptions.method`` values the decoder accepts (the first is
     listed first in messages); :func:`predict_ab` rejects others with a :class:`UsageError`.
-    Registering a kind twice is a bug.
+    ``per_sample_generators``: the decoder takes a sequence of generators (see
+    :func:`draws_per_generator`). Registering a kind twice is a bug.
     """
 
     def decorator(fn: _D) -> _D:
         if output_kind in _DECODERS:
             raise ValueError(f"a decoder for output kind {output_kind!r} is registered twice")
-        _DECODERS[output_kind] = _Entry(fn, tuple(methods) if methods is not None else None)
+        _DECODERS[output_kind] = _Entry(fn, tuple(methods) if methods is not None else None, per_sample_generators)
         return fn
 
     return decorator
@@ -103,6 +109,13 @@ def decoder_kinds() -> list[str]:
 def decoding_methods(output_kind: str) -> tuple[str, ...] | None:
     """Methods the decoder of ``output_kind`` accepts (``None``: not declared)."""
     return _entry(output_kind).methods
+
+
+def draws_per_generator(output_kind: str) -> bool:
+    """Whether the decoder of ``output_kind`` takes ``DecodeOptions.generator`` as a sequence of
+    ``S`` generators: given one photo (``N = 1``) it returns ``S`` samples, sample ``s`` drawn
+    from the ``s``-th generator exactly as that generator draws it alone, in one batch."""
+    return _entry(output_kind).per_sample_generators
 
 
 def _entry(output_kind: str) -> _Entry:
@@ -153,7 +166,8 @@ def predict_ab(net: nn.Module, lightness: torch.Tensor, options: DecodeOptions) 
 
     Returns:
         ``(N, 2, h', w')`` float32 ab in Lab units at the network's output resolution (a quarter
-        of the input for ECCV16-style nets; upsampling is the caller's job).
+        of the input for ECCV16-style nets; upsampling is the caller's job); ``(S, 2, h', w')``
+        for one photo and ``S`` generators (:func:`draws_per_generator` decoders only).
     """
     kind = output_kind_of(net)
     check_method(kind, options.method)
@@ -167,10 +181,15 @@ def predict_ab(net: nn.Module, lightness: torch.Tensor, options: DecodeOptions) 
                 f"hints must be ({n}, 2, {h}, {w}) and mask ({n}, 1, {h}, {w}) for L* {tuple(lightness.shape)}, "
                 f"got {tuple(hints.shape)} and {tuple(mask.shape)}"
             )
-    return _entry(kind).decoder(net, lightness, options)
+    entry = _entry(kind)
+    generator = options.generator
+    if not (generator is None or isinstance(generator, torch.Generator) or entry.per_sample_generators):
+        raise TypeError(f"the decoder of {kind!r} output takes one generator, not a sequence")
+    return entry.decoder(net, lightness, options)
 
 
 #: output_kind -> fn(net, lightness (N,1,h,w), ab (N,2,h,w) Lab) -> (nats (N,), dims per image).
+#: lightness may also be one photo (1,1,h,w) for N ab (several colorizations of it, e.g. samples).
 Likelihood = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, int]]
 _LIKELIHOODS: dict[str, Likelihood] = {}
 
@@ -196,7 +215,8 @@ def kind_has_likelihood(output_kind: str) -> bool:
 
 
 def negative_log_likelihood(net: nn.Module, lightness: torch.Tensor, ab: torch.Tensor) -> tuple[torch.Tensor, int]:
-    """NLL in nats of ``ab`` ``(N, 2, h, w)`` given L* ``(N, 1, h, w)`` at the network's input size.
+    """NLL in nats of ``ab`` ``(N, 2, h, w)`` given L* ``(N, 1, h, w)`` at the network's input size
+    (or ``(1, 1, h, w)``: one photo, ``N`` colorizations of it).
 
     Returns ``(nats (N,), dims)`` where ``dims`` is the number of scored dimensions per image
     (2 per chroma pixel for PIC); bits/dim = nats / (dims ln 2).

@@ -18,10 +18,17 @@ that the PixelCNN reads.
 Both draw the same random numbers in the same order, so with equal generator states they give
 the same sample (up to float summation order in the convolutions, which can only matter when a
 draw lands within ~1e-6 of a level boundary).
+
+Several samples of one photo are drawn as one batch by giving a sequence of generators, one per
+sample: the photo's embedding is computed once, the network steps run on all rows together, and
+row ``r`` takes its random numbers from its own generator in exactly the calls a lone draw makes,
+so it is the sample that generator draws alone (the per-pixel steps cost about the same for 8
+rows as for 1, so 8 samples take about twice the time of one instead of 8 times).
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -30,7 +37,7 @@ import torch
 import torch.nn.functional as F
 
 from autocolor.decode import DecodeOptions, register_decoder, register_likelihood
-from autocolor.decode.logistic_mixture import log_prob, quantize
+from autocolor.decode.logistic_mixture import Generators, log_prob, per_row, quantize
 from autocolor.decode.logistic_mixture import sample as sample_mixture
 from autocolor.errors import UsageError
 from autocolor.models.pic import PicNet, denormalize_ab, normalize_ab
@@ -38,6 +45,12 @@ from autocolor.models.pixelcnn_layers import GatedResnet, WNConv2d, concat_elu
 
 #: ``DecodeOptions.extra`` key of the mixture temperature (see :func:`mixture_temperature_of`).
 MIXTURE_TEMPERATURE = "mixture_temperature"
+#: Precision of the PixelCNN steps and the draws. CPU matrix products and some elementwise
+#: kernels round a row differently in a batch of 8 than alone (blocking, vector lanes): in
+#: float32 that moved about one draw in 10^4 of a sample to the next level, so samples drawn
+#: together were not quite the samples drawn alone. In float64 the difference is ~1e-16, far
+#: below anything a draw can resolve. The embedding g(L) stays float32 (computed once).
+STEP_DTYPE = torch.float64
 
 
 @contextmanager
@@ -52,10 +65,31 @@ def _eval_mode(net: PicNet) -> Iterator[None]:
         net.train(was_training)
 
 
-def _start(net: PicNet, lightness: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Cached embedding, chroma-resolution normalised L and the empty canvas ``(N, 4, h, w)``."""
-    embedding = net.embed(lightness)
-    lum = net.chroma_lightness(lightness)
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    # The raster loop's operations are a few thousand numbers each: more threads only add a
+    # synchronisation per operation, and on a busy machine one descheduled thread stalls every
+    # step (measured: 2 threads took 10-40x longer than 1 on the shared 2-core machine).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _start(
+    net: PicNet, lightness: torch.Tensor, generator: Generators
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Embedding ``(N or 1, E, h, w)``, chroma-resolution normalised L ``(R, 1, h, w)`` and the
+    empty canvas ``(R, 4, h, w)``, ``R`` rows to draw: ``N``, or one per generator when a single
+    photo (``N = 1``) is drawn with a sequence of generators (its embedding is computed once)."""
+    embedding = net.embed(lightness).to(STEP_DTYPE)
+    lum = net.chroma_lightness(lightness).to(STEP_DTYPE)
+    n = lum.shape[0]
+    rows = n if generator is None or isinstance(generator, torch.Generator) or n != 1 else len(generator)
+    per_row(generator, rows)  # a sequence of another length is a bug
+    lum = lum.expand(rows, -1, -1, -1)
     canvas = torch.zeros_like(lum).repeat(1, 4, 1, 1)
     canvas[:, 3] = 1.0  # the ones channel; RGB of pixels not yet generated stays 0
     return embedding, lum, canvas
@@ -70,7 +104,7 @@ def _draw_pixel(
     i: int,
     j: int,
     temperatures: tuple[float, float],
-    generator: torch.Generator | None,
+    generator: Generators,
 ) -> None:
     """Sample pixel ``(i, j)`` from ``params`` ``(N, 8K, 1, 1)``; write it to ``ab`` and ``canvas``.
 
@@ -90,7 +124,7 @@ def sample_naive(
     *,
     temperature: float = 1.0,
     mixture_temperature: float = 1.0,
-    generator: torch.Generator | None = None,
+    generator: Generators = None,
 ) -> torch.Tensor:
     """One sample per image by ``h * w`` full PixelCNN passes.
 
@@ -99,21 +133,26 @@ def sample_naive(
         lightness: ``(N, 1, H, W)`` L* in ``[0, 100]``.
         temperature: see :func:`autocolor.decode.logistic_mixture.sample` (0: mode).
         mixture_temperature: divides the mixture logits (same function; 1: the official sampler).
-        generator: random source; a seeded one makes the sample repeatable.
+        generator: random source; a seeded one makes the sample repeatable. A sequence of
+            ``R`` generators draws row ``r`` from the ``r``-th, exactly as that generator draws a
+            batch of one, so each row is the sample its seed gives alone; with ``N = 1`` it draws
+            ``R`` samples of the one photo (its embedding computed once), else ``R`` must be ``N``.
 
     Returns:
-        ``(N, 2, H/d, W/d)`` ab in Lab units (integer levels).
+        ``(R, 2, H/d, W/d)`` ab in Lab units (integer levels); ``R = N`` for a single generator.
     """
     temperatures = (temperature, mixture_temperature)
     with _eval_mode(net):
-        embedding, lum, canvas = _start(net, lightness)
+        embedding, lum, canvas = _start(net, lightness, generator)
         n, _, h, w = lum.shape
         ab = lum.new_zeros((n, 2, h, w))
+        embedding = embedding.expand(n, -1, -1, -1)
+        pixelcnn = copy.deepcopy(net.pixelcnn).to(STEP_DTYPE)  # the cached sampler's precision
         for i in range(h):
             for j in range(w):
-                params = net.pixelcnn(canvas, embedding)[:, :, i : i + 1, j : j + 1]
+                params = pixelcnn(canvas, embedding)[:, :, i : i + 1, j : j + 1]
                 _draw_pixel(net, params, lum, canvas, ab, i, j, temperatures, generator)
-    return denormalize_ab(ab)
+    return denormalize_ab(ab).float()
 
 
 def _rows(x: torch.Tensor, last: int, count: int, side: tuple[int, int]) -> torch.Tensor:
@@ -124,15 +163,19 @@ def _rows(x: torch.Tensor, last: int, count: int, side: tuple[int, int]) -> torc
 
 
 class _Weights:
-    """Effective (weight-normalised) kernels of one conv, computed once per sample."""
+    """Effective (weight-normalised) kernels of one conv in :data:`STEP_DTYPE`, computed once
+    per sample."""
 
     def __init__(self, conv: WNConv2d) -> None:
         self.conv = conv
-        self.weight = conv.weight()
+        self.weight = conv.weight().to(STEP_DTYPE)
+        self.bias = conv.bias.to(STEP_DTYPE)
         self.flat = self.weight.reshape(self.weight.shape[0], -1)
+        # The same kernel for windows stored channels-last, (kh, kw, C) per output.
+        self.flat_hwc = self.weight.permute(0, 2, 3, 1).reshape(self.weight.shape[0], -1)
 
     def __call__(self, padded: torch.Tensor) -> torch.Tensor:
-        return self.conv.conv_valid(padded, self.weight)
+        return F.conv2d(padded, self.weight, self.bias, stride=self.conv.stride, dilation=self.conv.dilation)
 
     def window(self, window: torch.Tensor) -> torch.Tensor:
         """The output at one pixel from its ``(N, C, kh, kw)`` input window: ``(N, out, 1, 1)``.
@@ -141,7 +184,12 @@ class _Weights:
         overhead, and ``linear`` has less of it.
         """
         n = window.shape[0]
-        return F.linear(window.reshape(n, -1), self.flat, self.conv.bias).view(n, -1, 1, 1)
+        return F.linear(window.reshape(n, -1), self.flat, self.bias).view(n, -1, 1, 1)
+
+    def window_hwc(self, window: torch.Tensor) -> torch.Tensor:
+        """:meth:`window` of a channels-last ``(N, kh, kw, C)`` window: ``(N, out, 1, 1)``."""
+        n = window.shape[0]
+        return F.linear(window.reshape(n, -1), self.flat_hwc, self.bias).view(n, -1, 1, 1)
 
 
 class _Block:
@@ -154,7 +202,10 @@ class _Block:
 
 
 class _CachedState:
-    """Activation caches of one sampling run (all ``(N, C, ...)``; see :func:`sample_cached`)."""
+    """Activation caches of one sampling run (all ``(N, C, ...)``; see :func:`sample_cached`).
+
+    ``embedding`` may have one row for all ``N`` (samples of one photo): its terms are computed
+    once and broadcast."""
 
     def __init__(self, net: PicNet, embedding: torch.Tensor, canvas: torch.Tensor) -> None:
         pcnn = net.pixelcnn
@@ -173,9 +224,10 @@ class _CachedState:
         zeros = canvas.new_zeros
         self.u_in = [zeros((n, 2 * c, h, w)) for _ in self.u_blocks]  # concat_elu(u_k)
         self.u_mid = [zeros((n, 2 * c, h, w)) for _ in self.u_blocks]  # concat_elu(c1)
-        # ul stream, padded 2 rows on top and 2 columns on the left for the 3x3 causal windows.
-        self.ul_in = [zeros((n, 2 * c, h + 2, w + 2)) for _ in self.ul_blocks]
-        self.ul_mid = [zeros((n, 2 * c, h + 2, w + 2)) for _ in self.ul_blocks]
+        # ul stream, padded 2 rows on top and 2 columns on the left for the 3x3 causal windows;
+        # channels-last, so that a window is 3 contiguous runs to gather, not 3 * 3 * C values.
+        self.ul_in = [zeros((n, h + 2, w + 2, 2 * c)) for _ in self.ul_blocks]
+        self.ul_mid = [zeros((n, h + 2, w + 2, 2 * c)) for _ in self.ul_blocks]
         self.ul_aux: list[torch.Tensor] = []
         self.ul_down = zeros((n, c, 1, w))
 
@@ -188,7 +240,7 @@ class _CachedState:
         else:
             u = self.conv_down(_rows(canvas, i - 1, 2, (1, 1)))
             self.ul_down = self.conv_down_2(_rows(canvas, i - 1, 1, (1, 1)))
-        emb_row = self.embedding[:, :, i : i + 1]
+        emb_row = self.embedding[:, :, i : i + 1].expand(canvas.shape[0], -1, -1, -1)
         self.ul_aux = []
         for k, blk in enumerate(self.u_blocks):
             self.u_in[k][:, :, i : i + 1] = concat_elu(u)
@@ -203,12 +255,13 @@ class _CachedState:
         ul = self.ul_down[:, :, :, j : j + 1]
         if j > 0:  # right_shift: column 0 sees nothing of its own row
             ul = ul + self.conv_down_right.window(_rows(self.canvas[:, :, :, j - 1 : j], i, 2, (0, 0)))
+        n = ul.shape[0]
         for k, blk in enumerate(self.ul_blocks):
-            self.ul_in[k][:, :, i + 2 : i + 3, j + 2 : j + 3] = concat_elu(ul)
-            c1 = blk.conv1.window(self.ul_in[k][:, :, i : i + 3, j : j + 3])
+            self.ul_in[k][:, i + 2, j + 2] = concat_elu(ul).view(n, -1)
+            c1 = blk.conv1.window_hwc(self.ul_in[k][:, i : i + 3, j : j + 3])
             c1 = c1 + self.ul_aux[k][:, :, :, j : j + 1]
-            self.ul_mid[k][:, :, i + 2 : i + 3, j + 2 : j + 3] = concat_elu(c1)
-            ul = ul + blk.block.gate(blk.conv2.window(self.ul_mid[k][:, :, i : i + 3, j : j + 3]))
+            self.ul_mid[k][:, i + 2, j + 2] = concat_elu(c1).view(n, -1)
+            ul = ul + blk.block.gate(blk.conv2.window_hwc(self.ul_mid[k][:, i : i + 3, j : j + 3]))
         return self.conv_last.window(F.elu(ul))
 
 
@@ -219,21 +272,22 @@ def sample_cached(
     *,
     temperature: float = 1.0,
     mixture_temperature: float = 1.0,
-    generator: torch.Generator | None = None,
+    generator: Generators = None,
 ) -> torch.Tensor:
     """Same contract and same samples as :func:`sample_naive`, at about one pass's arithmetic."""
     temperatures = (temperature, mixture_temperature)
     with _eval_mode(net):
-        embedding, lum, canvas = _start(net, lightness)
+        embedding, lum, canvas = _start(net, lightness, generator)
         n, _, h, w = lum.shape
         ab = lum.new_zeros((n, 2, h, w))
         state = _CachedState(net, embedding, canvas)
-        for i in range(h):
-            state.start_row(i)
-            for j in range(w):
-                params = state.pixel_params(i, j)
-                _draw_pixel(net, params, lum, canvas, ab, i, j, temperatures, generator)
-    return denormalize_ab(ab)
+        with _one_thread():
+            for i in range(h):
+                state.start_row(i)
+                for j in range(w):
+                    params = state.pixel_params(i, j)
+                    _draw_pixel(net, params, lum, canvas, ab, i, j, temperatures, generator)
+    return denormalize_ab(ab).float()
 
 
 def _pic_net(net: torch.nn.Module) -> PicNet:
@@ -251,7 +305,7 @@ def mixture_temperature_of(extra: Mapping[str, Any]) -> float:
     return float(value)
 
 
-@register_decoder("ab_mixture", methods=("sample", "mode"))
+@register_decoder("ab_mixture", methods=("sample", "mode"), per_sample_generators=True)
 def _decode_ab_mixture(
     net: torch.nn.Module, lightness: torch.Tensor, options: DecodeOptions
 ) -> torch.Tensor:
@@ -274,8 +328,19 @@ def chroma_targets(net: PicNet, ab: torch.Tensor) -> torch.Tensor:
 
 @register_likelihood("ab_mixture")
 def _mixture_nll(net: torch.nn.Module, lightness: torch.Tensor, ab: torch.Tensor) -> tuple[torch.Tensor, int]:
+    # lightness (1, 1, H, W) with ab (S, 2, H, W): S chroma of one photo (its samples), scored
+    # with its embedding computed once, then one batch-of-one pass each, so that a sample's
+    # score is the one it gets alone, bit for bit, whatever was drawn with it.
     assert isinstance(net, PicNet)
     target = chroma_targets(net, ab.float())
-    params = net(lightness, denormalize_ab(target))  # teacher forcing with the scored levels
-    lp = log_prob(params.float(), target, net.chroma_lightness(lightness))
+    if lightness.shape[0] == 1 and target.shape[0] > 1:
+        embedding, lum = net.embed(lightness), net.chroma_lightness(lightness)
+        scored = [_scored(net, embedding, lum, target[r : r + 1]) for r in range(target.shape[0])]
+        return torch.cat([nats for nats, _ in scored]), scored[0][1]
+    return _scored(net, net.embed(lightness), net.chroma_lightness(lightness), target)
+
+
+def _scored(net: PicNet, embedding: torch.Tensor, lum: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, int]:
+    params = net.teacher_forced(embedding, lum, denormalize_ab(target))  # teacher forcing with the scored levels
+    lp = log_prob(params.float(), target, lum)
     return -lp.sum(dim=(-2, -1)), 2 * lp.shape[-2] * lp.shape[-1]

@@ -22,6 +22,7 @@ by ``K`` log-scales. ``ab`` and ``L`` arguments are normalised to ``[-1, 1]``
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -120,11 +121,33 @@ def bits_per_dim(params: torch.Tensor, ab: torch.Tensor, lightness: torch.Tensor
     return -lp.sum(dim=(-2, -1)) / (dims * math.log(2.0))
 
 
-def _uniform(
-    shape: tuple[int, ...], like: torch.Tensor, generator: torch.Generator | None
-) -> torch.Tensor:
-    u = torch.rand(shape, generator=generator, device=like.device, dtype=like.dtype)
-    return u * (1.0 - 2.0 * UNIFORM_EPS) + UNIFORM_EPS
+#: One random source for the whole batch, one per batch row (row ``r`` draws from the ``r``-th),
+#: or ``None`` for torch's global generator.
+Generators = torch.Generator | Sequence[torch.Generator] | None
+
+
+def per_row(generator: Generators, rows: int) -> bool:
+    """Whether ``generator`` is one generator per row of a ``rows``-row batch (else it is one
+    source for all); a sequence of another length is a bug (``ValueError``)."""
+    if generator is None or isinstance(generator, torch.Generator):
+        return False
+    if len(generator) != rows:
+        raise ValueError(f"{len(generator)} generators for a batch of {rows}")
+    return True
+
+
+def _uniform(shape: tuple[int, ...], like: torch.Tensor, generator: Generators) -> torch.Tensor:
+    # float32 draws whatever the parameters' precision: a float64 draw would take other
+    # numbers from the generator, so the same seed would give another sample.
+    if per_row(generator, shape[0]):
+        # Row r takes from its own generator exactly the numbers a batch of one would take,
+        # in the same calls, so a sample drawn in a batch is the one drawn alone.
+        assert not isinstance(generator, torch.Generator) and generator is not None
+        row = (1, *shape[1:])
+        u = torch.cat([torch.rand(row, generator=g, device=like.device) for g in generator])
+    else:
+        u = torch.rand(shape, generator=generator, device=like.device)  # type: ignore[arg-type]
+    return u.to(like.dtype) * (1.0 - 2.0 * UNIFORM_EPS) + UNIFORM_EPS
 
 
 def sample(
@@ -133,7 +156,7 @@ def sample(
     *,
     temperature: float = 1.0,
     mixture_temperature: float = 1.0,
-    generator: torch.Generator | None = None,
+    generator: Generators = None,
 ) -> torch.Tensor:
     """Draw ``(a, b)`` levels ``(N, 2, h, w)`` in ``[-1, 1]`` from the mixture, pixels independently.
 
@@ -155,7 +178,10 @@ def sample(
     measures both). It is ignored at ``temperature`` 0.
 
     Random numbers are drawn in a fixed order (mixture noise ``(N, K, h, w)``, then logistic
-    noise ``(N, 2, h, w)``), so the same generator state gives the same sample.
+    noise ``(N, 2, h, w)``), so the same generator state gives the same sample. ``generator``
+    may be a sequence of ``N`` generators, one per row: row ``r`` then consumes ``generator[r]``
+    exactly as a batch of one would (``(1, K, h, w)``, then ``(1, 2, h, w)``), so each row's
+    draw is the one its generator gives alone.
     """
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")

@@ -242,16 +242,21 @@ class PicNet(nn.Module):
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Teacher-forced mixture parameters; with ``with_embedding`` also the CNN-only ones."""
         embedding = self.embed(lightness)
-        lightness_small = self.chroma_lightness(lightness)
+        params = self.teacher_forced(embedding, self.chroma_lightness(lightness), ab)
+        if with_embedding:
+            return params, self.embedding_params(embedding)
+        return params
+
+    def teacher_forced(self, embedding: torch.Tensor, lightness_small: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+        """Mixture parameters ``(N, 8K, h, w)`` from a computed :meth:`embed` ``(N, E, h, w)``,
+        :meth:`chroma_lightness` ``(N, 1, h, w)`` and ab ``(N, 2, h, w)`` in Lab units: the
+        PixelCNN half of :meth:`forward`, for scoring several chroma of one photo."""
         if ab.shape[-2:] != lightness_small.shape[-2:]:
             raise ValueError(
                 f"ab must be at chroma resolution {tuple(lightness_small.shape[-2:])}, "
                 f"got {tuple(ab.shape[-2:])}"
             )
-        params = self.pixelcnn(self.canvas(lightness_small, normalize_ab(ab)), embedding)
-        if with_embedding:
-            return params, self.embedding_params(embedding)
-        return params
+        return self.pixelcnn(self.canvas(lightness_small, normalize_ab(ab)), embedding)
 
     def _check_size(self, lightness: torch.Tensor) -> None:
         h, w = lightness.shape[-2:]

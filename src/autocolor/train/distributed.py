@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 import torch
 import torch.distributed as dist
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -36,8 +39,24 @@ def init_distributed(device: torch.device) -> DistInfo:
         return DistInfo()
     if not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
+        if device.type == "cuda":
+            # Each rank on its own GPU before NCCL starts, or collectives (barrier) all use GPU 0.
+            torch.cuda.set_device(device)
         dist.init_process_group(backend=backend)
     return DistInfo(rank=dist.get_rank(), world_size=dist.get_world_size(), local_rank=int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def broadcast_object(value: T, info: DistInfo) -> T:
+    """Rank 0's ``value`` on every rank (a picklable object: a checkpoint, a verdict); the
+    others' ``value`` is ignored. Without a process group, ``value`` itself.
+
+    Only rank 0 reads the run folder, so it need not be shared between machines; the objects
+    come from rank 0 of the same job, which the job already trusts (its code runs there)."""
+    if not info.enabled:
+        return value
+    box = [value if info.is_main else None]
+    dist.broadcast_object_list(box, src=0)
+    return cast(T, box[0])
 
 
 def barrier(info: DistInfo) -> None:

@@ -1,8 +1,13 @@
 """The generic training loop: any registered network, its objective, checkpoints, DDP.
 
-One process or many under ``torchrun``; CPU (fp32) or CUDA (bf16 autocast). Rank 0 writes
-``<out>/latest.pt`` every ``checkpoint_every`` steps, ``<out>/log.jsonl`` and, at the end,
-``<out>/model.safetensors`` (the weights to ship). ``resume=True`` continues exactly.
+One process or many under ``torchrun`` (on one machine or several); CPU (fp32) or CUDA (bf16
+autocast). Rank 0 alone writes ``<out>/latest.pt`` every ``checkpoint_every`` steps,
+``<out>/log.jsonl`` and, at the end, ``<out>/model.safetensors`` (the weights to ship).
+``resume=True`` continues exactly; rank 0 reads the checkpoint and sends it to the other ranks,
+so ``<out>`` need only exist where rank 0 runs. A run may resume with another number of
+processes: the checkpoint counts the images of the current epoch already used (all ranks
+together) and the sampler deals the rest (see :class:`autocolor.data.folder.EpochSampler`).
+``train.batch_size`` is per process; the learning-rate schedule counts steps.
 """
 
 from __future__ import annotations
@@ -29,7 +34,15 @@ from autocolor.models.registry import create_model, model_info
 from autocolor.train.checkpoint import load_checkpoint, remove_stale_temporaries, save_checkpoint
 from autocolor.train.checkpoint import write_atomically as _write_atomically
 from autocolor.train.config import TrainConfig
-from autocolor.train.distributed import DistInfo, all_reduce_mean, barrier, init_distributed, shutdown, sync_buffers
+from autocolor.train.distributed import (
+    DistInfo,
+    all_reduce_mean,
+    barrier,
+    broadcast_object,
+    init_distributed,
+    shutdown,
+    sync_buffers,
+)
 from autocolor.train.objectives import Objective, ObjectiveContext, build_objective
 from autocolor.train.validation import validate
 from autocolor.train.warm_start import freeze, set_train_mode, warm_start
@@ -78,6 +91,17 @@ def _batches(loader: DataLoader[tuple[torch.Tensor, torch.Tensor]], device: torc
 
 def _unwrap(model: nn.Module) -> nn.Module:
     return model.module if isinstance(model, DistributedDataParallel) else model
+
+
+def _images_in_epoch(checkpoint: dict[str, object]) -> int:
+    """Images of the checkpoint's epoch already used, all ranks together."""
+    if "images_in_epoch" in checkpoint:
+        return int(checkpoint["images_in_epoch"])  # type: ignore[call-overload]
+    # Checkpoints before multi-node resume counted batches per process; their runs were almost
+    # always one process (with several, the rest of that epoch is dealt slightly differently).
+    config = checkpoint["config"]
+    assert isinstance(config, dict)
+    return int(checkpoint["batch_in_epoch"]) * int(config["train"]["batch_size"])  # type: ignore[call-overload]
 
 
 def _truncate_log(path: Path, step: int) -> None:
@@ -148,13 +172,18 @@ def _train(
         remove_stale_temporaries(run_dir)  # what a kill -9 mid-write left behind
     if config.train.threads > 0:
         torch.set_num_threads(config.train.threads)
-    checkpoint = load_checkpoint(run_dir) if resume else None
-    if resume and checkpoint is None and not (run_dir / "config.json").exists():
+    # Rank 0 alone looks at <out> and decides; every rank then gets its verdict and checkpoint,
+    # so all fail alike and <out> need not be on a filesystem the other machines share.
+    found = load_checkpoint(run_dir) if resume and dist.is_main else None
+    started = dist.is_main and (run_dir / "config.json").exists()
+    exists = dist.is_main and (run_dir / "latest.pt").exists()
+    checkpoint, started, exists = broadcast_object((found, started, exists), dist)
+    if resume and checkpoint is None and not started:
         raise UsageError(f"{run_dir}: nothing to resume (no {run_dir / 'latest.pt'})")
     if resume and checkpoint is None and dist.is_main:
         # Started, then killed before its first checkpoint: resuming is starting over.
         log(f"{run_dir}: no checkpoint yet; starting from step 0")
-    if not resume and (run_dir / "latest.pt").exists():
+    if not resume and exists:
         raise UsageError(f"{run_dir}: a run already exists there; pass --resume to continue it or choose another --out")
     if dist.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -207,23 +236,28 @@ def _train(
     optimizer = torch.optim.AdamW(
         _param_groups(model, config.optim.weight_decay), lr=config.optim.lr, betas=config.optim.betas
     )
-    step, epoch, batch_in_epoch = 0, 0, 0
+    step, epoch, images_in_epoch = 0, 0, 0  # images of this epoch used so far, all ranks together
     if checkpoint is not None:
         model.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
-        step, epoch, batch_in_epoch = checkpoint["step"], checkpoint["epoch"], checkpoint["batch_in_epoch"]
+        step, epoch, images_in_epoch = checkpoint["step"], checkpoint["epoch"], _images_in_epoch(checkpoint)
         torch.set_rng_state(checkpoint["torch_rng"])
         if hasattr(objective, "load_state_dict") and checkpoint.get("objective"):
             objective.load_state_dict(checkpoint["objective"])  # e.g. sparse-sampling RNG
         if dist.is_main:
-            log(f"resumed {run_dir} at step {step} (epoch {epoch}, batch {batch_in_epoch})")
+            saved_by = checkpoint.get("world_size", 1)
+            log(f"resumed {run_dir} at step {step} (epoch {epoch}, image {images_in_epoch}); "
+                f"{saved_by} process(es) then, {dist.world_size} now")  # fmt: skip
     net: nn.Module = DistributedDataParallel(model) if dist.enabled else model
 
     sampler = EpochSampler(
         len(train_set), seed=seed, batch_size=config.train.batch_size, rank=dist.rank, world_size=dist.world_size
     )
     if sampler.batches_per_epoch() == 0:
-        raise UsageError(f"{data.train}: fewer images than one batch per process")
+        raise UsageError(
+            f"{data.train}: {len(train_set)} images, fewer than one step of {config.train.batch_size} per process "
+            f"x {dist.world_size} processes"
+        )
     last: dict[str, float] = {}
     end = min(config.train.steps, stop_after) if stop_after is not None else config.train.steps
 
@@ -233,14 +267,19 @@ def _train(
             "optimizer": optimizer.state_dict(),
             "step": step,
             "epoch": epoch,
-            "batch_in_epoch": batch_in_epoch,
+            "images_in_epoch": images_in_epoch,
+            "world_size": dist.world_size,
+            "batch_size": config.train.batch_size,
             "torch_rng": torch.get_rng_state(),
             "objective": objective.state_dict() if hasattr(objective, "state_dict") else {},
             "config": config.to_dict(),
         }
 
     while step < end:
-        sampler.set_epoch(epoch, batch_in_epoch)
+        sampler.set_epoch(epoch, images_in_epoch)
+        if sampler.batches_left() == 0:  # resumed with more processes: too few images left for a step
+            epoch, images_in_epoch = epoch + 1, 0
+            continue
         train_set.set_epoch(epoch)
         loader = DataLoader(
             train_set,
@@ -262,9 +301,9 @@ def _train(
             grad_norm = torch.nn.utils.clip_grad_norm_(net.parameters(), config.optim.grad_clip)
             optimizer.step()
             step += 1
-            batch_in_epoch += 1
-            if batch_in_epoch == sampler.batches_per_epoch():
-                epoch, batch_in_epoch = epoch + 1, 0
+            images_in_epoch += sampler.images_per_step
+            if len(train_set) - images_in_epoch < sampler.images_per_step:  # the sampler's last step
+                epoch, images_in_epoch = epoch + 1, 0
             now = time.perf_counter()
             images_per_s = lightness.shape[0] * dist.world_size / max(now - tick, 1e-9)
             tick = now
