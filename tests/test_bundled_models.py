@@ -67,3 +67,38 @@ def test_bundled_sampler_is_trained_and_beats_its_cnn_only_head(name: str, share
         _, metrics = PicObjective()(net, lab[:, :1], lab[:, 1:])
     assert metrics["bpd"] < 4.0, metrics
     assert metrics["bpd"] < metrics["bpd_embedding"] - 1.0, metrics
+
+
+def _bundled_hint_models() -> list[str]:
+    from autocolor.models import create_model
+
+    return [n for n in _bundled_models() if getattr(create_model(weights.manifest()[n].arch), "accepts_hints", False)]
+
+
+def test_a_bundled_model_takes_hints() -> None:
+    assert _bundled_hint_models(), "no bundled hint-aware model (issue 18)"
+
+
+@pytest.mark.parametrize("name", _bundled_hint_models())
+def test_bundled_hint_model_is_blue_sky_automatically_and_follows_a_hint(name: str) -> None:
+    """Automatic: the example's sky is blue. With one orange hint in the sky the colour there
+    moves towards orange, and far from the hint (the grass) it changes much less: the hint
+    inputs are trained, not zero-initialised placeholders."""
+    from autocolor.hints import parse_hint
+
+    photo = read_photo(EXAMPLE)  # CC0 photo: open sky above, grass below
+    colorizer = Colorizer(name, "cpu", offline=True)
+    auto = colorizer.predict_ab(photo.lightness)
+    height, width = auto.shape[1:]
+    assert float(auto[1, : height // 6].mean()) < -5.0
+    hinted = colorizer.predict_ab(photo.lightness, hints=[parse_hint("50%,8%,lab:35,45", radius=4)])
+    y, x = round(0.08 * (height - 1)), round(0.5 * (width - 1))
+    near = hinted[:, y - 3 : y + 4, x - 3 : x + 4].reshape(2, -1).mean(axis=1)
+    before = auto[:, y - 3 : y + 4, x - 3 : x + 4].reshape(2, -1).mean(axis=1)
+    target = np.array([35.0, 45.0])
+    # cic.base (80 steps of hint training) moves a blue sky ~37% of the way to the hint's
+    # orange; an untrained hint input would not move it at all.
+    assert np.hypot(*(near - target)) < 0.75 * np.hypot(*(before - target)), f"ab {before} -> {near}, hint {target}"
+    grass = (slice(None), slice(height * 3 // 4, None))
+    far_change = float(np.abs(hinted[grass] - auto[grass]).mean())
+    assert far_change < float(np.hypot(*(near - before))) / 3

@@ -265,3 +265,24 @@ def test_empty_folder_and_no_method(tmp_path: Path) -> None:
         evaluate(EvalConfig(tmp_path / "empty", baselines=["gray"]))
     with pytest.raises(UsageError, match="nothing to score"):
         evaluate(EvalConfig(tmp_path / "empty"))
+
+
+def test_neutral_stays_neutral_share(tmp_path: Path) -> None:
+    images = make_photos(tmp_path / "gt")
+    # A "method" that paints the gray photo's top half pink and copies the rest: of the near-
+    # neutral ground-truth pixels (only c_gray.png has any) exactly half come out tinted.
+    tinted = dict(images)
+    pink = images["c_gray.png"].copy()
+    pink[: pink.shape[0] // 2] = (170, 100, 120)
+    tinted["c_gray.png"] = pink
+    write_copies(tmp_path / "pink", tinted)
+    result = evaluate(
+        EvalConfig(tmp_path / "gt", baselines=["gray"], predictions=[("pink", tmp_path / "pink")], resolution=Resolution("native"))
+    )
+    gray, pink_summary = result.summary["gray"], result.summary["pink"]
+    assert gray["neutral_pixels"] == pink_summary["neutral_pixels"] == 16 * 20
+    assert gray["neutral_tinted"] == 0.0
+    assert pink_summary["neutral_tinted"] == pytest.approx(50.0)
+    rows = {(r["method"], r["file"]): r for r in result.rows}
+    assert rows[("pink", "c_gray.png")]["neutral_tinted"] == pytest.approx(50.0)
+    assert rows[("pink", "a_red_green.png")]["neutral_tinted"] is None  # no neutral pixels there

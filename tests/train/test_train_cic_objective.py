@@ -49,3 +49,47 @@ def test_objective_downsamples_targets_to_logit_resolution() -> None:
     loss, metrics = CicObjective()(Constant(), torch.zeros(2, 1, 16, 16), ab)
     assert math.isclose(metrics["loss"], math.log(313), rel_tol=1e-5)
     loss.backward()
+
+
+class _Recorder(torch.nn.Module):
+    """A hint-aware stand-in that records what it is given and returns constant logits."""
+
+    accepts_hints = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bias = torch.nn.Parameter(torch.zeros(313))
+        self.calls: list[tuple[torch.Tensor | None, torch.Tensor | None]] = []
+
+    def forward(self, lightness: torch.Tensor, hints: torch.Tensor | None = None, mask: torch.Tensor | None = None) -> torch.Tensor:
+        self.calls.append((hints, mask))
+        n, _, h, w = lightness.shape
+        return self.bias.view(1, -1, 1, 1).expand(n, -1, h // 4, w // 4)
+
+
+def test_hints_are_simulated_in_training_only_and_resume_with_the_rng() -> None:
+    from autocolor.train.hint_simulation import HintSpec
+
+    objective = CicObjective(hints=HintSpec(p_none=0.0), seed=3)
+    net = _Recorder()
+    lightness, ab = torch.rand(2, 1, 16, 16) * 100, (torch.rand(2, 2, 16, 16) - 0.5) * 100
+    state = objective.state_dict()
+    objective(net.train(), lightness, ab)
+    hints, mask = net.calls[-1]
+    assert mask is not None and hints is not None and bool((mask.flatten(1).sum(1) > 0).all())
+    objective.load_state_dict(state)  # the same RNG state draws the same hints
+    objective(net, lightness, ab)
+    assert torch.equal(net.calls[-1][1], mask)
+    objective(net.eval(), lightness, ab)  # validation: automatic colorization
+    assert net.calls[-1] == (None, None)
+
+
+def test_hints_for_a_network_without_them_are_an_error() -> None:
+    import pytest
+
+    from autocolor.models.registry import create_model
+    from autocolor.train.hint_simulation import HintSpec
+
+    objective = CicObjective(hints=HintSpec())
+    with pytest.raises(ValueError, match="does not accept hints"):
+        objective(create_model("cic.lite_tiny").train(), torch.rand(1, 1, 32, 32) * 100, torch.zeros(1, 2, 32, 32))

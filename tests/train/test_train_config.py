@@ -45,6 +45,19 @@ def test_learning_rate_warms_up_then_decays_to_min() -> None:
     assert learning_rate(400, config) > learning_rate(800, config)
 
 
+def test_warmup_stable_decay_schedule_does_not_depend_on_the_length_before_the_decay() -> None:
+    short = load_config(REPO / "configs" / "cic_lite.toml", ["train.steps=1000", "optim.warmup_steps=100", "optim.decay_steps=300"])
+    long = load_config(REPO / "configs" / "cic_lite.toml", ["train.steps=1500", "optim.warmup_steps=100", "optim.decay_steps=300"])
+    lr = short.optim.lr
+    assert learning_rate(99, short) == pytest.approx(lr)
+    for step in (100, 400, 700):
+        assert learning_rate(step, short) == learning_rate(step, long) == pytest.approx(lr)
+    assert learning_rate(850, short) == pytest.approx((lr + short.optim.min_lr) / 2)  # cosine midpoint
+    assert learning_rate(850, long) == pytest.approx(lr)
+    assert learning_rate(1000, short) == pytest.approx(short.optim.min_lr)
+    assert learning_rate(1500, long) == pytest.approx(long.optim.min_lr)
+
+
 def test_list_of_strings_values(tmp_path: Path) -> None:
     config = load_config(REPO / "configs" / "cic_lite.toml", ['model.freeze=["trunk", "head"]'])
     assert config.model.freeze == ["trunk", "head"] and config.model.init_strict is True

@@ -103,3 +103,24 @@ def test_validation_reports_every_objective_metric(tmp_path: Path) -> None:
     result = validate(torch.nn.Identity(), objective, val_set, torch.device("cpu"), batch_size=2)
     expected = sum(float(val_set[i][1][0].mean()) for i in range(3)) / 3
     assert result["val_loss"] == pytest.approx(2.0) and result["val_bpd"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_hint_aware_network_trains_with_simulated_hints_and_augmentation(tmp_path: Path) -> None:
+    config = tiny_config(
+        tmp_path,
+        tmp_path / "run",
+        steps=4,
+        **{
+            "model.name": '"cic.base_tiny"',
+            "objective.hints": "true",
+            "objective.hint_p_none": "0.25",
+            "data.exposure": "0.1",
+            "data.degrade": "0.5",
+        },
+    )
+    result = train(config, log=lambda _: None)
+    assert result.step == 4 and result.weights is not None
+    # The hint inputs start at zero and are the only way hints act: training moved them.
+    assert result.model.hint_in.conv.weight.abs().sum() > 0
+    lines = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert "val_loss" in lines[2]

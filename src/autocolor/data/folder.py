@@ -23,6 +23,7 @@ from PIL import Image, ImageOps
 from torch.utils.data import Dataset, Sampler
 
 from autocolor.color.lab import rgb_to_lab
+from autocolor.data.augment import AugmentSpec, degrade_lightness, jitter_rgb
 from autocolor.errors import InputImageError
 from autocolor.imageformats import open_rgb, readable_suffixes
 
@@ -136,7 +137,8 @@ class ColorImageFolder(Dataset[tuple[torch.Tensor, torch.Tensor]]):
     Images whose mean chroma is below ``min_chroma`` (gray, sepia-flat) are skipped, and so are
     files that cannot be decoded: ``broken`` lists them as ``(path, reason)`` for the caller to
     report. A file that breaks after the scan is reported when it is read and replaced by the
-    next image, so training goes on.
+    next image, so training goes on. ``augment`` (training crops only) adds photometric jitter
+    and input degradations.
     """
 
     def __init__(
@@ -148,6 +150,7 @@ class ColorImageFolder(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         min_chroma: float = 3.0,
         chroma_cache: Path | None = None,
         limit: int | None = None,
+        augment: AugmentSpec | None = None,
     ) -> None:
         paths = find_images(root)
         self.broken: list[tuple[str, str]] = []
@@ -159,6 +162,7 @@ class ColorImageFolder(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         if not self.paths:
             raise ValueError(f"{root}: no colour images found ({self.skipped} gray or unreadable skipped)")
         self.crop = crop
+        self.augment = augment if augment is not None and augment.enabled and crop.train else None
         self.seed = seed
         self.epoch = 0
 
@@ -189,13 +193,18 @@ class ColorImageFolder(Dataset[tuple[torch.Tensor, torch.Tensor]]):
             image = image.crop(_crop_box(image.width, image.height, spec, rng))
             flip = spec.flip and rng.random() < 0.5
         else:
-            flip = False
+            rng, flip = None, False
         image = image.resize((spec.size, spec.size), Image.Resampling.BICUBIC)
         if flip:
             image = ImageOps.mirror(image)
         rgb = torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0).permute(2, 0, 1)
+        if self.augment is not None and rng is not None:
+            rgb = jitter_rgb(rgb, self.augment, rng)
         lab = rgb_to_lab(rgb)
-        return lab[:1].contiguous(), lab[1:].contiguous()
+        lightness = lab[:1].contiguous()
+        if self.augment is not None and rng is not None:
+            lightness = degrade_lightness(lightness, self.augment, rng)
+        return lightness, lab[1:].contiguous()
 
 
 class EpochSampler(Sampler[int]):

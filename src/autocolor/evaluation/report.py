@@ -24,11 +24,12 @@ from autocolor.metrics.auc import THRESHOLDS
 ROW_FIELDS = (
     "file", "method", "width", "height", "auc_raw", "auc_rebalanced", "rmse_ab", "psnr", "ssim",
     "colorfulness", "colorfulness_abs", "gt_colorfulness", "gt_colorfulness_abs", "bits_per_dim",
+    "neutral_tinted", "neutral_pixels",
 )
 SUMMARY_FIELDS = (
     "kind", "source", "images", "pixels", "auc_raw", "auc_rebalanced", "rmse_ab", "rmse_ab_image_mean",
     "psnr", "psnr_pooled", "ssim", "colorfulness", "colorfulness_abs", "delta_colorfulness",
-    "delta_colorfulness_abs", "fid", "bits_per_dim",
+    "delta_colorfulness_abs", "fid", "bits_per_dim", "neutral_tinted", "neutral_pixels",
 )
 PROTOCOL_FIELDS = ("autocolor_version", "resolution", "images_scored", "images_skipped", "dataset_fingerprint")
 PLOT_INSTALL_HINT = "pip install 'autocolor[plot]'"
@@ -138,21 +139,22 @@ def render_table(result: EvalResult) -> Any:
         f"({protocol['images_skipped']} skipped)",
         caption=f"resolution: {protocol['resolution']}; AuC: e <= 0..150, pooled; rebalanced prior: "
         f"{prior_text}; RMSE in Lab ab units; PSNR (dB), SSIM on 8-bit RGB; colourfulness (Hasler & "
-        "Suesstrunk): colour = paper form, abs = absolute-value form, Δabs = |mean(pred) - mean(gt)| in abs form",
+        "Suesstrunk): colour = paper form, abs = absolute-value form, Δabs = |mean(pred) - mean(gt)| in abs form; "
+        "tinted = % of near-neutral ground-truth pixels (chroma < 5) predicted with chroma > 15",
     )
     summaries = result.summary.values()
     optional = [key for key in ("fid", "bits_per_dim") if any(s.get(key) is not None for s in summaries)]
-    headers = ["method", "AuC %", "rebal %", "RMSE", "PSNR", "SSIM", "colour", "abs", "Δabs"]
+    headers = ["method", "AuC %", "rebal %", "RMSE", "PSNR", "SSIM", "colour", "abs", "Δabs", "tinted %"]
     headers += [{"fid": "FID", "bits_per_dim": "bits/dim"}[key] for key in optional]
     for i, header in enumerate(headers):
         table.add_column(header, justify="left" if i == 0 else "right", no_wrap=i == 0)
     gt = (protocol["ground_truth_colorfulness"], protocol["ground_truth_colorfulness_abs"])
-    table.add_row(GROUND_TRUTH, *["-"] * 5, f"{gt[0]:.1f}", f"{gt[1]:.1f}", "-", *["-"] * len(optional))
+    table.add_row(GROUND_TRUTH, *["-"] * 5, f"{gt[0]:.1f}", f"{gt[1]:.1f}", "-", "-", *["-"] * len(optional))
     for name, s in result.summary.items():
         table.add_row(
             name, _fmt(s["auc_raw"], 2), _fmt(s["auc_rebalanced"], 2), _fmt(s["rmse_ab"], 2), _fmt(s["psnr"], 2),
             _fmt(s["ssim"], 3), f"{s['colorfulness']:.1f}", f"{s['colorfulness_abs']:.1f}",
-            f"{s['delta_colorfulness_abs']:.1f}",
+            f"{s['delta_colorfulness_abs']:.1f}", _fmt(s.get("neutral_tinted"), 1),
             *[_fmt(s[key], 2 if key == "fid" else 3) for key in optional],
         )
     return table

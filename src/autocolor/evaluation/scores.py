@@ -15,6 +15,7 @@ from autocolor.metrics.auc import CMFAccumulator, ab_errors
 from autocolor.metrics.colorfulness import colorfulness_both
 from autocolor.metrics.fidelity import ab_squared_error_sum, psnr_from_mse, ssim_uint8
 from autocolor.metrics.likelihood import BitsPerDimAccumulator
+from autocolor.metrics.neutrality import NeutralAccumulator, neutral_counts
 
 
 class MethodScores:
@@ -38,6 +39,7 @@ class MethodScores:
         self.colorfulness_values: list[float] = []
         self.colorfulness_abs_values: list[float] = []
         self.bits = BitsPerDimAccumulator()
+        self.neutral = NeutralAccumulator()
 
     def add(
         self,
@@ -61,6 +63,10 @@ class MethodScores:
             image_rb.update(errors, weights)
             self.cmf_rebalanced.merge(image_rb)
             auc_rebalanced = 100.0 * image_rb.auc()
+
+        neutral, tinted = neutral_counts(ab, gt_lab[1:])
+        self.neutral.neutral += neutral
+        self.neutral.tinted += tinted
 
         sq, count = ab_squared_error_sum(ab, gt_lab[1:])
         rmse = math.sqrt(sq / count)
@@ -103,6 +109,8 @@ class MethodScores:
             "gt_colorfulness": gt_colorfulness["paper"],
             "gt_colorfulness_abs": gt_colorfulness["abs"],
             "bits_per_dim": bits,
+            "neutral_tinted": 100.0 * tinted / neutral if neutral else None,
+            "neutral_pixels": neutral,
         }
 
     def summary(self, gt_means: dict[str, float]) -> dict[str, Any]:
@@ -129,6 +137,9 @@ class MethodScores:
             "delta_colorfulness_abs": abs(cf_abs - gt_means["abs"]),
             "fid": None,
             "bits_per_dim": self.bits.value() if self.bits.dims else None,
+            # "Neutral stays neutral": % of near-neutral ground-truth pixels predicted tinted.
+            "neutral_tinted": 100.0 * self.neutral.share if self.neutral.neutral else None,
+            "neutral_pixels": self.neutral.neutral,
             "cmf_raw": self.cmf_raw.cmf().tolist(),
             "cmf_rebalanced": self.cmf_rebalanced.cmf().tolist() if self.cmf_rebalanced else None,
         }

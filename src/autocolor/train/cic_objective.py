@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from autocolor.color.bins import cic_ab_grid, nearest_bin, soft_encode
+from autocolor.train.hint_simulation import HintSpec, simulate_hints
 
 
 def downsample_ab(ab: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -52,18 +53,44 @@ class CicObjective:
 
     ``class_weights`` is the ``(313,)`` rebalancing vector (see
     :func:`autocolor.color.prior.rebalancing_weights`); ``None`` trains without rebalancing.
+    With ``hints`` (hint-aware networks, ``accepts_hints``), training steps feed the network
+    hints simulated from the ground truth (:mod:`autocolor.train.hint_simulation`); in eval
+    mode (validation) no hints are given, so the validation loss measures automatic
+    colorization and stays comparable with networks trained without hints.
     """
 
-    def __init__(self, class_weights: np.ndarray | torch.Tensor | None = None) -> None:
+    def __init__(
+        self,
+        class_weights: np.ndarray | torch.Tensor | None = None,
+        hints: HintSpec | None = None,
+        seed: int = 0,
+    ) -> None:
         grid = cic_ab_grid()
         self.grid = grid
         weights = torch.ones(len(grid)) if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32)
         if weights.shape != (len(grid),):
             raise ValueError(f"class weights must have shape ({len(grid)},), got {tuple(weights.shape)}")
         self.class_weights = weights
+        self.hints = hints
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The hint sampler's RNG state (so ``--resume`` draws the same hints)."""
+        return {"hint_rng": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        if "hint_rng" in state:
+            self.generator.set_state(state["hint_rng"])
 
     def __call__(self, model: nn.Module, lightness: torch.Tensor, ab: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        logits = model(lightness)
+        if self.hints is not None and model.training:
+            network = getattr(model, "module", model)  # DistributedDataParallel wraps it
+            if not getattr(network, "accepts_hints", False):
+                raise ValueError(f"{type(network).__name__} does not accept hints (objective.hints = true)")
+            hints, mask = simulate_hints(ab.cpu(), self.hints, self.generator)
+            logits = model(lightness, hints.to(ab.device), mask.to(ab.device))
+        else:
+            logits = model(lightness)
         target_ab = downsample_ab(ab, tuple(logits.shape[-2:]))
         grid = self.grid.to(logits.device)
         loss = rebalanced_cross_entropy(logits, target_ab, self.class_weights.to(logits.device), grid)

@@ -38,6 +38,9 @@ class DataSection:
     workers: int = 1
     val_size: int = 256
     val_limit: int = 96
+    exposure: float = 0.0  # photometric jitter: RGB gain uniform in [1 - x, 1 + x]
+    contrast: float = 0.0  # contrast about the mean uniform in [1 - x, 1 + x]
+    degrade: float = 0.0  # probability of each degradation of the input L: grain, blur, JPEG
 
 
 @dataclass
@@ -45,6 +48,10 @@ class ObjectiveSection:
     prior_sigma: float = 5.0  # Gaussian smoothing of the empirical prior, Lab units
     rebalance_lambda: float = 0.5  # mix with uniform before inverting (CIC: 0.5)
     prior_thumbnail: int = 64  # side of the thumbnails the prior is counted on
+    hints: bool = False  # feed simulated colour hints (hint-aware networks; SIGGRAPH17)
+    hint_p_none: float = 0.5  # share of training images given no hints
+    hint_geometric_p: float = 0.125  # points per hinted image ~ Geometric(p), mean 1/p
+    hint_max_patch: int = 9  # hint patch side uniform in 1..this, px of the network input
 
 
 @dataclass
@@ -52,6 +59,7 @@ class OptimSection:
     lr: float = 2e-3
     min_lr: float = 2e-5
     warmup_steps: int = 200
+    decay_steps: int = 0  # 0: cosine over the whole run; N: constant lr, cosine over the last N steps
     betas: tuple[float, float] = (0.9, 0.99)
     weight_decay: float = 1e-3
     grad_clip: float = 5.0

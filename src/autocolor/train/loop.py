@@ -28,6 +28,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
+from autocolor.data.augment import AugmentSpec
 from autocolor.data.folder import ColorImageFolder, CropSpec, EpochSampler
 from autocolor.errors import UsageError
 from autocolor.models.registry import create_model, model_info
@@ -62,11 +63,20 @@ class TrainResult:
 
 
 def learning_rate(step: int, config: TrainConfig) -> float:
-    """Linear warm-up, then cosine decay from ``lr`` to ``min_lr`` at the last step."""
+    """Linear warm-up, then cosine decay from ``lr`` to ``min_lr`` at the last step.
+
+    With ``optim.decay_steps > 0`` the rate stays at ``lr`` after the warm-up and the cosine
+    spans only the last ``decay_steps`` steps (warm-up, stable, decay): until the decay starts
+    the schedule does not depend on ``train.steps``, so a run can be lengthened or shortened
+    on ``--resume`` and still be exactly what its final config reproduces.
+    """
     optim, total = config.optim, config.train.steps
     if step < optim.warmup_steps:
         return optim.lr * (step + 1) / optim.warmup_steps
-    progress = min(1.0, (step - optim.warmup_steps) / max(1, total - optim.warmup_steps))
+    start = optim.warmup_steps if optim.decay_steps <= 0 else max(optim.warmup_steps, total - optim.decay_steps)
+    if step < start:
+        return optim.lr
+    progress = min(1.0, (step - start) / max(1, total - start))
     return optim.min_lr + 0.5 * (optim.lr - optim.min_lr) * (1 + math.cos(math.pi * progress))
 
 
@@ -204,6 +214,7 @@ def _train(
         seed=seed,
         min_chroma=data.min_chroma,
         chroma_cache=run_dir / "chroma_cache.json" if dist.is_main else None,
+        augment=AugmentSpec(exposure=data.exposure, contrast=data.contrast, degrade=data.degrade),
     )
     val_set = ColorImageFolder(
         data.val, CropSpec(size=data.val_size, train=False), min_chroma=data.min_chroma, limit=data.val_limit

@@ -75,11 +75,20 @@ def estimate_prior(context: ObjectiveContext) -> np.ndarray:
 def _cic(context: ObjectiveContext) -> Objective:
     from autocolor.color.prior import rebalancing_weights
     from autocolor.train.cic_objective import CicObjective
+    from autocolor.train.hint_simulation import HintSpec
 
     prior = estimate_prior(context)
     section = context.config.objective
     weights = rebalancing_weights(prior, lam=section.rebalance_lambda, sigma=section.prior_sigma)
-    return CicObjective(weights)
+    hints = None
+    if section.hints:
+        try:
+            hints = HintSpec(
+                p_none=section.hint_p_none, geometric_p=section.hint_geometric_p, max_patch=section.hint_max_patch
+            )
+        except ValueError as exc:
+            raise UsageError(f"objective: {exc}") from None
+    return CicObjective(weights, hints=hints, seed=context.config.train.seed)
 
 
 @register_objective("ab_mixture")

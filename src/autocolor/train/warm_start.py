@@ -44,7 +44,9 @@ def warm_start(model: nn.Module, path: str | Path, *, strict: bool = True) -> li
     for name, module in model.named_modules():  # parents come before their children
         if module is model or any(_inside(name, f) for f in fresh):
             continue
-        keys = {f"{name}.{k}" for k in module.state_dict()}
+        # BatchNorm fills in an absent ``num_batches_tracked`` itself without reporting it
+        # missing, so that counter says nothing about whether the file covers the module.
+        keys = {f"{name}.{k}" for k in module.state_dict() if not k.endswith("num_batches_tracked")}
         if keys and keys <= missing:
             fresh.append(name)
     partial = sorted(k for k in missing if not any(_inside(k, f) for f in fresh))
