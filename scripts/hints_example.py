@@ -6,8 +6,9 @@ same call as ``autocolor colorize --hint``), so the sheet shows what the command
 
 Example (the README's)::
 
-    python scripts/hints_example.py examples/camera.png -o docs/hints-example.jpg --model cic.base \\
-        --hint 250,190,#1f2f5a --hint 50%,5%,#9cc3e6 --hint 40,480,#4f7a32
+    python scripts/hints_example.py examples/camera.png -o docs/hints-example.jpg --model cic.base --device cpu \\
+        --hint 430,420,#6b8e3a --hint 350,300,#6b8e3a --hint 470,280,#6b8e3a --hint 60%,90%,#6b8e3a \\
+        --hint-radius 4 --cell 256
 
 The "hints" cell is the gray photo with each hint's patch painted in its snapped colour (the
 colour the network receives) at the photo's scale, outlined so that it stays visible.
