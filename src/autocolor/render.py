@@ -147,7 +147,10 @@ def _render_band(
 ) -> None:
     width = photo.shape[1]
     encoder = LabRowsEncoder(width, rows, bits=layout.bits, order=layout.order)
-    lightness, a, b, scratch, detail, fy, y = (np.empty((rows, width), dtype=np.float32) for _ in range(7))
+    lightness, fy, y = (np.empty((rows, width), dtype=np.float32) for _ in range(3))
+    # Every map's rows of the strip: ab (2), and for the guided method slope (2), low (2),
+    # high (2) and the enlarged guide, computed together (one call per run of rows).
+    planes = np.empty((rows, maps.channels, width), dtype=np.float32)
     # Gray photos held as codes: (L* + 16) / 116 and the luminance through tables too.
     tables = lightness_tables(photo.lightness_table) if photo.codes is not None and photo.lightness_table is not None else None
     rows_of = maps.reader()
@@ -156,19 +159,17 @@ def _render_band(
         bottom = min(band[1], top + rows)
         count = bottom - top
         strip_l = photo.lightness_rows(top, bottom, out=lightness[:count])
-        strip_a, strip_b, tmp = a[:count], b[:count], scratch[:count]
+        strip = rows_of.all_rows(top, bottom, planes[:count])
+        ab = strip[:, 0:2]
         if guided:
-            # Same operations, in the same order, as the whole-image guided upsampling.
-            strip_d = rows_of.rows(8, top, bottom, detail[:count])
-            np.subtract(strip_l, strip_d, out=strip_d)
-            for channel, strip in ((0, strip_a), (1, strip_b)):
-                rows_of.rows(channel, top, bottom, strip)
-                strip += np.multiply(rows_of.rows(2 + channel, top, bottom, tmp), strip_d, out=tmp)
-                np.maximum(strip, rows_of.rows(4 + channel, top, bottom, tmp), out=strip)
-                np.minimum(strip, rows_of.rows(6 + channel, top, bottom, tmp), out=strip)
-        else:
-            rows_of.rows(0, top, bottom, strip_a)
-            rows_of.rows(1, top, bottom, strip_b)
+            # Same operations, in the same order, as the whole-image guided upsampling, on a*
+            # and b* at once: clamp(ab + slope * (L* - guide), low, high).
+            detail = np.subtract(strip_l, strip[:, 8], out=strip[:, 8])
+            slope = np.multiply(strip[:, 2:4], detail[:, None], out=strip[:, 2:4])
+            ab += slope
+            np.maximum(ab, strip[:, 4:6], out=ab)
+            np.minimum(ab, strip[:, 6:8], out=ab)
+        strip_a, strip_b = ab[:, 0], ab[:, 1]
         if tables is not None:
             strip_fy = photo.code_rows(tables[0], top, bottom, fy[:count])
             strip_y = photo.code_rows(tables[1], top, bottom, y[:count])

@@ -45,3 +45,16 @@ def test_linear_rows_are_the_rows_of_opencv_bilinear(height: int, width: int, lo
             got = rows.rows(channel, top, bottom, out[: bottom - top])
             # Float rounding: OpenCV widens a lone row with another summation order (~2e-4 of 100).
             np.testing.assert_allclose(got, expected[top:bottom], atol=1e-3)
+
+
+@pytest.mark.parametrize(("height", "width", "low", "strip"), [(300, 400, (64, 64), 7), (50, 70, (13, 17), 1), (10, 9, (16, 12), 4)])
+def test_all_rows_gives_every_map_at_once(height: int, width: int, low: tuple[int, int], strip: int) -> None:
+    maps = np.random.default_rng(2).uniform(-50, 50, (9, *low)).astype(np.float32)
+    reader = LinearRows(maps, height, width).reader()
+    out = np.empty((strip, 9, width), np.float32)
+    for channel in range(9):
+        expected = cv2.resize(maps[channel], (width, height), interpolation=cv2.INTER_LINEAR)
+        for top in range(0, height, strip):
+            bottom = min(height, top + strip)
+            got = reader.all_rows(top, bottom, out[: bottom - top])[:, channel]
+            np.testing.assert_allclose(got, expected[top:bottom], atol=1e-3)

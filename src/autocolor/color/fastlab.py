@@ -61,6 +61,22 @@ def _encode_table(bits: int) -> tuple[np.ndarray, float]:
     return table, float(steps)
 
 
+def _gather(table: np.ndarray, index: np.ndarray, out: np.ndarray) -> None:
+    """``out[...] = table[index]`` for int32 indices already in range; ``out`` contiguous.
+
+    torch's ``index_select`` (torch is loaded anyway for the network) gathers with int32
+    indices at about twice the speed of numpy's ``take`` with any index type (measured
+    15.7 against 34.8 ms per 12 MP x 3 channels on one core); numpy serves when the output
+    is not contiguous.
+    """
+    if not (out.flags.c_contiguous and index.flags.c_contiguous):
+        np.take(table, index, out=out)
+        return
+    import torch  # lazy: the colour layer stays importable without loading torch
+
+    torch.index_select(torch.from_numpy(table), 0, torch.from_numpy(index).view(-1), out=torch.from_numpy(out).view(-1))
+
+
 def _f_inverse(t: np.ndarray, scratch: np.ndarray) -> np.ndarray:
     """CIE f^-1 in place on ``t`` (float32), branch-free; ``scratch`` has ``t``'s shape."""
     if cv2.minMaxLoc(t)[0] > _F0:  # all on the cubic branch: the usual strip (L* > 8, mild colour)
@@ -104,8 +120,9 @@ class LabRowsEncoder:
         self._fy, self._fx, self._fz, self._t = (np.empty(shape, np.float32) for _ in range(4))
         self._xyz = np.empty((*shape, 3), np.float32)
         self._linear = np.empty((*shape, 3), np.float32)
-        self._index = np.empty((*shape, 3), np.intp)
+        self._index = np.empty((*((0, 0) if bits == 8 else shape), 3), np.intp)  # 16-bit path only
         self._index32 = np.empty((*shape, 3), np.int32)
+        self._index16 = np.empty((*shape, 3) if bits == 8 else (0, 0, 3), np.uint16)
         # Out-of-gamut pixels waiting for flush(): (out view, (rows, cols), L*, a*, b*).
         self._pending: list[tuple[np.ndarray, tuple[np.ndarray, ...], np.ndarray, np.ndarray, np.ndarray]] = []
         self._pending_count = 0
@@ -136,9 +153,17 @@ class LabRowsEncoder:
         # [0, steps], which is clipping the linear value to [0, 1]. The index is widened to
         # numpy's own integer type first: take() would otherwise make a temporary copy itself
         # (measured several times slower on large outputs).
-        cv2.addWeighted(linear, self.steps, linear, 0.0, 0.0, index32, dtype=cv2.CV_32S)
-        np.copyto(index, index32)
-        np.take(self.table, index, out=out, mode="clip")
+        if self.bits == 8:
+            # 2**16 steps: the index fits uint16, and OpenCV's saturating conversion is the clip;
+            # take() reads uint16 indices directly (a third of the cost of widening them first).
+            index16, index32 = self._index16[:rows], self._index32[:rows]
+            cv2.addWeighted(linear, self.steps, linear, 0.0, 0.0, index16, dtype=cv2.CV_16U)
+            np.copyto(index32, index16)
+            _gather(self.table, index32, out)
+        else:
+            cv2.addWeighted(linear, self.steps, linear, 0.0, 0.0, index32, dtype=cv2.CV_32S)
+            np.copyto(index, index32)
+            np.take(self.table, index, out=out, mode="clip")
         if self._pending_count >= _FLUSH_PIXELS:
             self.flush()
 
@@ -179,8 +204,14 @@ class LabRowsEncoder:
         self, lightness: np.ndarray, a: np.ndarray, b: np.ndarray, linear: np.ndarray, out: np.ndarray
     ) -> None:
         """Set the strip's out-of-gamut pixels aside for :meth:`flush` (their codes are rewritten)."""
-        inside = cv2.inRange(linear, (_LINEAR_LOW,) * 3, (_LINEAR_HIGH,) * 3)  # 255: all three fit
-        where = np.nonzero(inside == 0)
+        outside = cv2.inRange(linear, (_LINEAR_LOW,) * 3, (_LINEAR_HIGH,) * 3)  # 255: all three fit
+        cv2.bitwise_not(outside, outside)
+        # OpenCV's scan of a byte mask: about half the cost of numpy's `nonzero(mask == 0)`.
+        points = cv2.findNonZero(outside)  # (k, 1, 2) (x, y), row by row; None when k = 0
+        if points is None:
+            return
+        points = points.reshape(-1, 2)
+        where = (points[:, 1], points[:, 0])
         self._pending.append((out, where, lightness[where], a[where], b[where]))
         self._pending_count += len(where[0])
 
