@@ -6,9 +6,11 @@ reason for every file it leaves, so that nothing in a folder is passed over in s
 
 The pixel limit (``--max-pixels``) guards against decompression bombs: a header that claims more
 pixels than :func:`default_max_pixels` is refused before any pixel is decoded. The default is sized
-to the machine: colorizing needs about :data:`BYTES_PER_PIXEL` bytes of memory per pixel at peak
-(measured with the guided upsampler and a PNG encode on a 12-megapixel photo: 72 B/px, plus a
-margin), and a photo may use at most half of the physical memory.
+to the machine: with the full-resolution colour work streamed in strips, colorizing holds at most
+:data:`BYTES_PER_PIXEL` bytes per pixel at peak (a 16-bit RGBA photo; an 8-bit gray JPEG needs
+about 5), and a photo may use at most half of the physical memory. The exact per-photo check is the
+memory budget (``--max-memory``), made from the header before decoding; this limit only turns
+away headers no budget could ever meet.
 """
 
 from __future__ import annotations
@@ -32,9 +34,11 @@ DECODE_ERRORS: tuple[type[BaseException], ...] = (
     OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, MemoryError,
     struct.error, ZeroDivisionError, OverflowError, RuntimeError,
 )  # fmt: skip
-#: Peak memory per pixel of colorizing a photo (decode + L* + ab + upsampling + encode), bytes.
-BYTES_PER_PIXEL = 100
-#: Used when the physical memory cannot be read (4 GiB / 2 / 100 B = ~21 megapixels).
+#: Peak memory per pixel of colorizing the heaviest kind of photo (16-bit RGBA) on the streamed
+#: path, bytes: :func:`autocolor.batch.memory.photo_bytes` gives 24.1 there (4.5 for 8-bit gray
+#: JPEG -> JPEG). Sized so that a 200-megapixel archive scan passes on a 16 GB laptop.
+BYTES_PER_PIXEL = 24
+#: Used when the physical memory cannot be read (4 GiB / 2 / 24 B = ~89 megapixels).
 FALLBACK_MEMORY = 4 << 30
 #: Pillow formats that are listed for reading but cannot decode pixels without an outside
 #: program or library handler (Ghostscript, Windows GDI, scientific data handlers) or are not
