@@ -133,16 +133,20 @@ class CicBase(CicLite):
             raise ValueError(f"cic.base input sides must be multiples of {self.size_multiple}, got {h}x{w}")
         if (hints is None) != (mask is None):
             raise ValueError("cic.base: give hints and mask together (or neither)")
+        if hints is None or mask is None:
+            # No hints = all-zero hint maps, exactly what training fed for its no-hint images
+            # (skipping the branch would drop its biases: another input than it was trained on).
+            n = lightness.shape[0]
+            hints = lightness.new_zeros(n, 2, h, w)
+            mask = lightness.new_zeros(n, 1, h, w)
         x = self.stem((lightness - 50.0) / 50.0)
-        if hints is not None and mask is not None:
-            x = x + self.hint_in(hints, mask)
+        x = x + self.hint_in(hints, mask)
         quarter = self.quarter(self.down4(x))
         eighth = self.context(self.down8(quarter))
         eighth = self.mix8(eighth + self.deep(eighth))
         up = F.interpolate(eighth, size=quarter.shape[-2:], mode="bilinear", align_corners=False)
         fused = self.fuse(torch.cat((up, quarter), dim=1))
-        if hints is not None and mask is not None:
-            fused = fused + self.hint_skip(hints, mask)
+        fused = fused + self.hint_skip(hints, mask)
         return self.classifier(self.refine_extra(self.refine(fused)))
 
 
