@@ -326,7 +326,7 @@ def colorize_with_ray(
     sources: str | Sequence[str],
     output: str,
     *,
-    model: str = "cic.lite",
+    model: str | None = None,
     device: str = "auto",
     size: int | None = None,
     decoding: str | None = None,
@@ -393,6 +393,10 @@ def colorize_with_ray(
     if shard is not None:
         shard = parse_shard(shard) if isinstance(shard, str) else shard
         items = shard.select_inputs(items)
+    if model is None:
+        from autocolor.pipeline import DEFAULT_MODEL  # the bundled default, like Colorizer's
+
+        model = DEFAULT_MODEL
     settings = ColorizerSettings(
         model, device, size, decoding, temperature, upsample, seed, pretrained, offline, extra
     )

@@ -180,11 +180,31 @@ def run_video(
 ) -> int:
     """Colorize video files (or one raw stream); returns the exit status (0 ok/skipped, 1 failures)."""
     from autocolor.video.reader import check_range
+    from autocolor.video.temporal import TemporalSettings
 
     check_range(start, end)
+    temporal = TemporalSettings(strength=smoothing) if smoothing > 0 else None
     with _stop_on_sigterm():
-        return _run_video(inputs, output, colorizer_factory, model_name, start, end, smoothing, video_codec, resume,
-                          segment_frames, raw_size, raw_format, overwrite=overwrite, as_json=as_json, quiet=quiet)  # fmt: skip
+        if raw_size is not None:
+            return _run_raw(inputs, output, colorizer_factory, temporal, raw_size, raw_format, quiet=quiet)
+        jobs = _plan(inputs, output, overwrite=overwrite)
+        results: list[ItemResult] = []
+        runner = None
+        for source, target, decided in jobs:
+            result = decided
+            if result is None:
+                if runner is None:
+                    from autocolor.video.runner import VideoColorizer
+
+                    runner = VideoColorizer(colorizer_factory(), temporal)
+                segments = {"resume": resume, **({"segment_frames": segment_frames} if segment_frames else {})}
+                result = _one(runner, source, target, start, end, video_codec, segments, quiet=quiet or as_json)
+            result.model = model_name
+            results.append(result)
+            if as_json:
+                click.echo(result.to_json())
+        print_summary(results, quiet=quiet)
+        return 1 if any(r.status == "failed" for r in results) else 0
 
 
 @contextlib.contextmanager
@@ -204,49 +224,6 @@ def _stop_on_sigterm() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def _run_video(
-    inputs: Sequence[str],
-    output: str | None,
-    colorizer_factory: Callable[[], Any],
-    model_name: str,
-    start: float | None,
-    end: float | None,
-    smoothing: float,
-    video_codec: str | None,
-    resume: bool,
-    segment_frames: int | None,
-    raw_size: str | None,
-    raw_format: str,
-    *,
-    overwrite: bool,
-    as_json: bool,
-    quiet: bool,
-) -> int:
-    from autocolor.video.temporal import TemporalSettings
-
-    temporal = TemporalSettings(strength=smoothing) if smoothing > 0 else None
-    if raw_size is not None:
-        return _run_raw(inputs, output, colorizer_factory, temporal, raw_size, raw_format, quiet=quiet)
-    jobs = _plan(inputs, output, overwrite=overwrite)
-    results: list[ItemResult] = []
-    runner = None
-    for source, target, decided in jobs:
-        result = decided
-        if result is None:
-            if runner is None:
-                from autocolor.video.runner import VideoColorizer
-
-                runner = VideoColorizer(colorizer_factory(), temporal)
-            segments = {"resume": resume, **({"segment_frames": segment_frames} if segment_frames else {})}
-            result = _one(runner, source, target, start, end, video_codec, segments, quiet=quiet or as_json)
-        result.model = model_name
-        results.append(result)
-        if as_json:
-            click.echo(result.to_json())
-    print_summary(results, quiet=quiet)
-    return 1 if any(r.status == "failed" for r in results) else 0
 
 
 def _plan(inputs: Sequence[str], output: str | None, *, overwrite: bool) -> list[tuple[str, str, ItemResult | None]]:

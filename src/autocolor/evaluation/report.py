@@ -197,6 +197,13 @@ def write_plot(result: EvalResult, path: Path) -> None:
         axes[2].hist(vals, bins=bins, histtype="step", linewidth=1.5, label=name)
     axes[2].set(title="colourfulness per image (Hasler & Suesstrunk, paper form)", xlabel="M", ylabel="images")
     axes[2].legend(fontsize="small")
+    _save_figure(fig, protocol, path, dpi=110)
+
+
+def _save_figure(fig: Any, protocol: dict[str, Any], path: Path, *, dpi: int) -> None:
+    """Title ``fig`` with the run's protocol, write it as PNG to ``path`` and close it."""
+    import matplotlib.pyplot as plt
+
     fig.suptitle(
         f"autocolor {protocol['autocolor_version']}: {protocol['images_scored']} images of "
         f"{protocol['data_dir']}, {protocol['resolution']}",
@@ -204,7 +211,7 @@ def write_plot(result: EvalResult, path: Path) -> None:
     )
     fig.tight_layout()
     try:
-        fig.savefig(path, dpi=110, format="png")
+        fig.savefig(path, dpi=dpi, format="png")
     except OSError as exc:
         raise OutputError(path, f"cannot write ({exc.strerror or exc})") from exc
     finally:
@@ -252,16 +259,4 @@ def write_hints_plot(result: EvalResult, path: Path) -> None:
         ax.set(xlabel="ground-truth hints (6x6 patches)", ylabel=label, title=label)
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small", loc="lower right")
-    protocol = result.protocol
-    fig.suptitle(
-        f"autocolor {protocol['autocolor_version']}: {protocol['images_scored']} images of "
-        f"{protocol['data_dir']}, {protocol['resolution']}",
-        fontsize="medium",
-    )
-    fig.tight_layout()
-    try:
-        fig.savefig(path, dpi=90, format="png")
-    except OSError as exc:
-        raise OutputError(path, f"cannot write ({exc.strerror or exc})") from exc
-    finally:
-        plt.close(fig)
+    _save_figure(fig, result.protocol, path, dpi=90)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import torch
 
@@ -21,25 +22,22 @@ def save_checkpoint(run_dir: Path, state: dict[str, Any]) -> Path:
     """Write ``state`` to ``run_dir/latest.pt`` via a temp file + fsync + rename."""
     run_dir.mkdir(parents=True, exist_ok=True)
     target = run_dir / LATEST
-    fd, tmp_name = tempfile.mkstemp(dir=run_dir, prefix=".latest-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(state, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    _replace_atomically(target, lambda handle: torch.save(state, handle))
     return target
 
 
 def write_atomically(target: Path, data: bytes) -> None:
     """Write ``data`` to ``target`` via a temp file + fsync + rename (run files, weights)."""
+    _replace_atomically(target, lambda handle: handle.write(data))
+
+
+def _replace_atomically(target: Path, write: Callable[[IO[bytes]], object]) -> None:
+    """Call ``write`` on a hidden temp file beside ``target`` (``.<name>-*.tmp``, which
+    :func:`remove_stale_temporaries` sweeps), fsync it and rename it over ``target``."""
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}-", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, target)
