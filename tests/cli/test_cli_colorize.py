@@ -263,3 +263,29 @@ def test_max_memory_bad_size_too_small_budget_and_a_photo_that_cannot_fit(tmp_pa
     result = run(str(src), str(big), "-o", str(tmp_path / "out"), "--max-memory", budget, *TINY)
     assert result.exit_code == 1 and (tmp_path / "out" / "a.png").is_file()
     assert "big.png: too large for --max-memory: 6000x4000" in result.stderr
+
+
+def test_prior_correction_and_flip_average_reach_the_decoder(tmp_path: Path) -> None:
+    src = gray_image(tmp_path / "s.png", size=(64, 48))
+
+    def chroma(*extra: str) -> float:
+        out = tmp_path / f"out{len(list(tmp_path.iterdir()))}.png"
+        result = run(str(src), "-o", str(out), *TINY, *extra)
+        assert result.exit_code == 0, result.output
+        rgb = np.asarray(Image.open(out).convert("RGB"), dtype=np.float64)
+        return float(np.abs(rgb - rgb.mean(axis=2, keepdims=True)).mean())
+
+    vivid, muted = chroma("--prior-correction", "0"), chroma("--prior-correction", "1")
+    assert muted < vivid  # the correction favours the frequent, near-neutral colours
+    assert chroma("--flip-average") != vivid
+    for bad in (["--prior-correction", "1.5"], ["--prior-correction", "x"]):
+        assert run(str(src), *TINY, *bad).exit_code == 2
+
+
+@pytest.mark.parametrize("option", [["--prior-correction", "0.5"], ["--flip-average"]])
+def test_bin_decoding_options_refuse_models_they_do_not_fit(tmp_path: Path, option: list[str]) -> None:
+    src = gray_image(tmp_path / "s.png")
+    result = CliRunner().invoke(main, ["colorize", str(src), "--model", "pic.tiny", "--random-weights", *option])
+    assert result.exit_code == 2
+    assert option[0] in result.output and "pic.tiny" in result.output
+    assert not (tmp_path / "s_color.png").exists()

@@ -160,3 +160,21 @@ def test_mixture_temperature_reaches_pic_models_and_the_protocol(tmp_path: Path)
     assert sharp["summary"]["pic.tiny"]["rmse_ab"] != default["summary"]["pic.tiny"]["rmse_ab"]
     assert sharp["summary"]["cic.tiny"] == default["summary"]["cic.tiny"]  # not a PIC model: unchanged
     assert run("--data", str(tmp_path / "gt"), "--mixture-temperature", "0").exit_code == 2
+
+
+def test_prior_correction_and_flip_average_reach_bin_models_and_the_protocol(tmp_path: Path) -> None:
+    make_photos(tmp_path / "gt")
+
+    def scores(*extra: str) -> dict:
+        result = run("--data", str(tmp_path / "gt"), "--model", "cic.tiny", "--model", "pic.tiny", "--random-weights",
+                     "--device", "cpu", "--resolution", "32", "--json", "-", "-q", *extra)  # fmt: skip
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    default, corrected, flipped = scores(), scores("--prior-correction", "1"), scores("--flip-average")
+    assert default["protocol"]["prior_correction"] == "each 313-bin model's default"
+    assert corrected["protocol"]["prior_correction"] == 1.0 and flipped["protocol"]["flip_average"] is True
+    assert corrected["summary"]["cic.tiny"]["rmse_ab"] != default["summary"]["cic.tiny"]["rmse_ab"]
+    assert flipped["summary"]["cic.tiny"]["rmse_ab"] != default["summary"]["cic.tiny"]["rmse_ab"]
+    assert corrected["summary"]["pic.tiny"] == default["summary"]["pic.tiny"]  # not a 313-bin model
+    assert run("--data", str(tmp_path / "gt"), "--prior-correction", "2").exit_code == 2

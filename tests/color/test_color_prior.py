@@ -9,7 +9,15 @@ import pytest
 import torch
 
 from autocolor.color.bins import NUM_BINS, cic_ab_grid
-from autocolor.color.prior import ab_histogram, load_prior, rebalancing_weights, save_prior, smooth_prior
+from autocolor.color.prior import (
+    ab_histogram,
+    load_prior,
+    project_log_weights,
+    project_prior_path,
+    rebalancing_weights,
+    save_prior,
+    smooth_prior,
+)
 
 
 def _random_prior(seed: int = 0) -> np.ndarray:
@@ -151,3 +159,15 @@ def test_official_prior_file_loads(shared_dir: Path) -> None:
     p = load_prior(shared_dir / "reference" / "prior_probs.npy")
     w = rebalancing_weights(p, lam=0.5, sigma=0.0)
     assert float(np.sum(p * w)) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_project_log_weights_are_the_cic_weights_of_the_shipped_prior() -> None:
+    prior = load_prior(project_prior_path())
+    for lam in (0.5, 1.0):
+        expected = np.log(rebalancing_weights(prior, lam=lam, sigma=0.0))
+        assert np.allclose(project_log_weights(lam).numpy(), expected, atol=1e-5)
+    assert torch.allclose(project_log_weights(1.0), torch.zeros(NUM_BINS))  # lambda 1: no rebalancing
+    # Frequent (near-neutral) bins weigh least: the correction favours them.
+    grid = cic_ab_grid()
+    neutral = int(grid.norm(dim=1).argmin())
+    assert project_log_weights(0.5)[neutral] < project_log_weights(0.5).median()

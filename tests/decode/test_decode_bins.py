@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from autocolor.color.bins import cic_ab_grid
-from autocolor.decode.bins import annealed_mean, expectation, mode, sample
+from autocolor.color.prior import project_log_weights
+from autocolor.decode.bins import annealed_mean, correct_rebalancing, expectation, mode, sample
 
 
 def _logits(seed: int = 0, shape: tuple[int, int, int, int] = (2, 313, 3, 4), scale: float = 3.0) -> torch.Tensor:
@@ -130,3 +131,33 @@ def test_rejects_non_positive_temperature() -> None:
         annealed_mean(_logits(), cic_ab_grid(), 0.0)
     with pytest.raises(ValueError, match="temperature"):
         sample(_logits(), cic_ab_grid(), -1.0, torch.Generator())
+
+
+def test_rebalancing_correction_subtracts_a_share_of_the_log_weights() -> None:
+    torch.manual_seed(3)
+    logits = torch.randn(2, 313, 3, 4)
+    log_w = torch.randn(313)
+    assert torch.equal(correct_rebalancing(logits, log_w, 0.0), logits)
+    half = correct_rebalancing(logits, log_w, 0.5)
+    assert torch.allclose(half, logits - 0.5 * log_w.view(1, -1, 1, 1))
+    # Only the weights' shape matters, not their scale: a constant shift changes no probability.
+    assert torch.allclose(
+        torch.softmax(correct_rebalancing(logits, log_w + 7.0, 1.0), 1), torch.softmax(correct_rebalancing(logits, log_w, 1.0), 1), atol=1e-6
+    )
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        correct_rebalancing(logits, log_w, 1.5)
+    with pytest.raises(ValueError, match="log_weights"):
+        correct_rebalancing(logits, log_w[:10], 0.5)
+
+
+def test_rebalancing_correction_undoes_the_training_bias_towards_rare_colours() -> None:
+    # A network's rebalanced output: the true posterior times the weights. Correction 1 recovers
+    # the posterior; between 0 and 1 the decoded chroma falls monotonically (rare bins are vivid).
+    grid = cic_ab_grid()
+    log_w = project_log_weights(0.5)
+    posterior = torch.softmax(torch.randn(1, 313, 2, 2, generator=torch.Generator().manual_seed(0)), 1)
+    trained = torch.log(posterior) + log_w.view(1, -1, 1, 1)
+    recovered = torch.softmax(correct_rebalancing(trained, log_w, 1.0), 1)
+    assert torch.allclose(recovered, posterior, atol=1e-5)
+    chroma = [expectation(correct_rebalancing(trained, log_w, s), grid).norm(dim=1).mean().item() for s in (0, 0.5, 1)]
+    assert chroma[0] > chroma[1] > chroma[2]

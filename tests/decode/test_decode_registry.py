@@ -147,3 +147,43 @@ def test_real_tiny_cic_network_decodes_at_quarter_resolution() -> None:
     assert ab.dtype == torch.float32
     assert bool(torch.isfinite(ab).all())
     assert float(ab.abs().max()) <= 128.0  # inside the span of the CIC grid
+
+
+def test_flip_average_is_the_mean_of_the_photo_and_its_mirror_in_one_pass() -> None:
+    class ColumnNet(AbNet):
+        """Not mirror-symmetric: ab depends on the column index."""
+
+        calls = 0
+
+        def forward(self, lightness: torch.Tensor) -> torch.Tensor:
+            ColumnNet.calls += 1
+            cols = torch.arange(lightness.shape[-1], dtype=lightness.dtype).expand_as(lightness)
+            return torch.cat((lightness + cols, lightness * 0 + 2 * cols), dim=1)
+
+    light = _lightness(n=2)
+    net = ColumnNet()
+    plain = predict_ab(net, light, DecodeOptions(method="ab"))
+    averaged = predict_ab(net, light, DecodeOptions(method="ab", extra={decode.FLIP_AVERAGE: True}))
+    mirrored = predict_ab(net, light.flip(-1), DecodeOptions(method="ab")).flip(-1)
+    assert torch.allclose(averaged, (plain + mirrored) / 2)
+    assert not torch.allclose(averaged, plain)
+    assert ColumnNet.calls == 3  # the averaged call was one batched pass
+
+
+def test_flip_average_mirrors_the_hints_too() -> None:
+    net = create_model("cic.base_tiny", pretrained=False).eval()
+    light = _lightness(h=32, w=32)
+    hints, mask = torch.zeros(1, 2, 32, 32), torch.zeros(1, 1, 32, 32)
+    hints[:, :, 4:8, 2:6] = torch.tensor([60.0, -40.0]).view(1, 2, 1, 1)
+    mask[:, :, 4:8, 2:6] = 1
+    with torch.no_grad():
+        for p in net.parameters():  # the tiny net's hint inputs start at zero: make them count
+            p.add_(0.05 * torch.randn_like(p))
+        options = DecodeOptions(hints=(hints, mask), extra={decode.FLIP_AVERAGE: True})
+        averaged = predict_ab(net, light, options)
+        own = net(light, hints, mask)
+        mirror = net(light.flip(-1), hints.flip(-1), mask.flip(-1)).flip(-1)
+    grid = decode._bin_grid(net, light.device)
+    from autocolor.decode.bins import annealed_mean
+
+    assert torch.allclose(averaged, annealed_mean((own + mirror) / 2, grid, 0.38), atol=1e-4)

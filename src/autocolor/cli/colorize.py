@@ -31,7 +31,14 @@ from autocolor.cli.common import (
     quiet_decoders,
 )
 from autocolor.cli.inputs import check_output_folder, refuse_terminal_stdout
-from autocolor.cli.options import gcp_options, max_pixels_option, model_options, output_options
+from autocolor.cli.options import (
+    bin_decoding_extra,
+    bin_decoding_options,
+    gcp_options,
+    max_pixels_option,
+    model_options,
+    output_options,
+)
 from autocolor.cli.stopping import StopOnSignal, not_started
 from autocolor.cli.scaleout import ScaleOut, gather_inputs, open_manifest, run_on_ray, scaleout_options, select_shard
 from autocolor.cli.video import run_video_command, video_options, wants_video
@@ -77,6 +84,7 @@ FORMATS = ("png", "jpg", "jpeg", "tif", "tiff", "webp")
     show_default=True,
     help="How the low-resolution colour is brought to full resolution.",
 )
+@bin_decoding_options
 @click.option(
     "--format",
     "format_",
@@ -110,6 +118,8 @@ def colorize_command(
     decoding: str | None,
     temperature: float | None,
     upsample: str,
+    prior_correction: float | None,
+    flip_average: bool | None,
     format_: str | None,
     max_pixels: int | None,
     max_memory: str,
@@ -144,6 +154,7 @@ def colorize_command(
       autocolor colorize scans/ -o colored/           # folder tree mirrored under colored/
       autocolor colorize a.tif b.tif -o out/ --format png --overwrite
       autocolor colorize --model cic.eccv16 --decoding mode --device cuda old.jpg
+      autocolor colorize old.jpg --prior-correction 0   # CIC's vivid decoding (more colour, more risk)
       cat old.png | autocolor colorize - > new.png    # stdin to stdout
       autocolor colorize scans/ -o colored/ --json > report.jsonl
       autocolor colorize dog.jpg --model gcp --class 207   # GCP, as ImageNet class 207
@@ -206,6 +217,7 @@ def colorize_command(
         from autocolor.sampling import gcp_extra
 
         extra = gcp_extra(model_name, class_ref=class_ref, direction=direction, strength=strength)
+    extra.update(bin_decoding_extra(model_name, prior_correction, flip_average))
     settings = dict(model=model_name, device=device, size=size, decoding=decoding, temperature=temperature,
                     upsample=upsample, seed=seed, pretrained=not random_weights, offline=offline, extra=extra)  # fmt: skip
     for job in jobs:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from autocolor.cli.common import Progress, report_error
+from autocolor.cli.common import Progress, quiet_decoders, report_error
 from autocolor.errors import UsageError
 
 EXIT_SKIPPED = 1
@@ -99,6 +99,12 @@ rest) or an error; 2 bad usage.""",
 @click.option("--mixture-temperature", type=click.FloatRange(min=0, min_open=True), default=None, metavar="T",
               help="Mixture temperature of every PIC model's sampler (> 0; 1 = the official "
               "sampler); default: each model's own.")
+@click.option("--prior-correction", type=click.FloatRange(0, 1), default=None, metavar="S",
+              help="Share (0-1) of the training's class rebalancing every 313-bin model undoes before "
+              "decoding (0 = CIC's decoding); default: each model's own.")
+@click.option("--flip-average/--no-flip-average", default=None,
+              help="Average every per-pixel model's output over the photo and its mirror image; "
+              "default: each model's own.")
 @click.option("--offline", is_flag=True, help="Never download model weights.")
 @click.option("--random-weights", is_flag=True, hidden=True, envvar="AUTOCOLOR_RANDOM_WEIGHTS")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Score only the first N photos (sorted).")
@@ -130,6 +136,8 @@ def eval_command(
     seed: int,
     temperature: float | None,
     mixture_temperature: float | None,
+    prior_correction: float | None,
+    flip_average: bool | None,
     offline: bool,
     random_weights: bool,
     limit: int | None,
@@ -163,6 +171,8 @@ def eval_command(
         seed=seed,
         temperature=temperature,
         mixture_temperature=mixture_temperature,
+        prior_correction=prior_correction,
+        flip_average=flip_average,
         fid=fid or fid_weights is not None,
         fid_weights=fid_weights,
         limit=limit,
@@ -170,6 +180,7 @@ def eval_command(
         offline=offline,
         hint_counts=_parse_hint_counts(hint_counts),
     )
+    quiet_decoders()  # damaged TIFFs: one warning line each, not libtiff's own chatter
     total = len(find_images(data_dir))
     total = min(total, limit) if limit else total
     with Progress(total, enabled=not quiet, description="evaluating") as bar:

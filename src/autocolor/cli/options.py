@@ -64,6 +64,46 @@ def gcp_options(f: F) -> F:
     return f
 
 
+def bin_decoding_options(f: F) -> F:
+    """``--prior-correction`` and ``--flip-average``: decoding options of CIC-style models."""
+    decorators = [
+        click.option("--prior-correction", type=click.FloatRange(0, 1), default=None, metavar="S",
+                     help="CIC-style models: undo this share (0-1) of the class rebalancing the model "
+                     "was trained with; 0 = vivid (CIC's decoding), 1 = calibrated, more muted. "
+                     "Default: the model's."),  # fmt: skip
+        click.option("--flip-average/--no-flip-average", default=None,
+                     help="CIC-style models: average the network's output over the photo and its "
+                     "mirror image (twice the network time). Default: the model's."),  # fmt: skip
+    ]
+    for decorator in reversed(decorators):
+        f = decorator(f)
+    return f
+
+
+def bin_decoding_extra(model: str, prior_correction: float | None, flip_average: bool | None) -> dict[str, Any]:
+    """``DecodeOptions.extra`` keys from :func:`bin_decoding_options`; only those given.
+
+    Raises:
+        UsageError: ``--prior-correction`` for a model without 313-bin output, or
+            ``--flip-average`` for one whose output is not per pixel.
+    """
+    from autocolor.decode import FLIP_AVERAGE, PRIOR_CORRECTION
+    from autocolor.errors import UsageError
+    from autocolor.models import model_info
+
+    kind = model_info(model).output_kind
+    extra: dict[str, Any] = {}
+    if prior_correction is not None:
+        if kind != "ab_bins":
+            raise UsageError(f"--prior-correction applies only to models with 313-bin output, not to {model}")
+        extra[PRIOR_CORRECTION] = prior_correction
+    if flip_average is not None:
+        if kind not in ("ab_bins", "ab"):
+            raise UsageError(f"--flip-average applies only to models with per-pixel output, not to {model}")
+        extra[FLIP_AVERAGE] = flip_average
+    return extra
+
+
 def _parse_pixels(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:
     if value is None:
         return None

@@ -29,6 +29,7 @@ from autocolor.cli.common import (
     ensure_parent,
     failure_reason,
     print_summary,
+    quiet_decoders,
 )
 from autocolor.cli.inputs import check_output_folder, discover_inputs
 from autocolor.cli.options import gcp_options, model_options, output_options
@@ -293,6 +294,7 @@ def sample_command(
                       overwrite=overwrite, model=model_name)  # fmt: skip
     todo = [job for job in jobs if job.result.status == "ok"]
     colorizer = None
+    quiet_decoders()  # damaged TIFFs: one error line each, not libtiff's own chatter
     if todo:
         if plan.method == FALLBACK_METHOD and not quiet:
             click.echo(fallback_note(model_name), err=True)

@@ -135,6 +135,7 @@ def run_video_command(params: dict[str, Any]) -> int:
     """``colorize``'s parsed parameters (``click.Context.params``) -> :func:`run_video`'s exit status."""
     from autocolor import pipeline
     from autocolor.models import model_info
+    from autocolor.cli.options import bin_decoding_extra
     from autocolor.sampling import gcp_extra
 
     given = [flag for name, flag in _PHOTO_ONLY.items() if params.get(name)]
@@ -144,6 +145,7 @@ def run_video_command(params: dict[str, Any]) -> int:
     model_info(model_name)  # an unknown name is a usage error before anything runs
     extra = gcp_extra(model_name, class_ref=params["class_ref"], direction=params["direction"],
                       strength=params["strength"])  # fmt: skip
+    extra.update(bin_decoding_extra(model_name, params["prior_correction"], params["flip_average"]))
     options = {
         "size": params["size"], "decoding": params["decoding"], "temperature": params["temperature"],
         "upsample": params["upsample"], "seed": params["seed"], "pretrained": not params["random_weights"],

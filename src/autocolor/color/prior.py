@@ -14,6 +14,8 @@ The paper uses ``lam = 0.5`` and ``sigma = 5``.
 
 from __future__ import annotations
 
+from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -159,3 +161,21 @@ def load_prior(path: str | Path, num_bins: int = 313) -> np.ndarray:
     if not isinstance(p, np.ndarray):  # an .npz archive loads as a mapping
         raise ValueError(f"{path}: expected a single .npy array, found an archive")
     return _check_prior(p, str(path), num_bins)
+
+
+def project_prior_path() -> Path:
+    """The project's own prior shipped in the package (``autocolor/assets/prior_ab.npy``):
+    the smoothed (sigma 5) prior of the training photos that ``cic.lite`` and ``cic.base`` were
+    trained on (see ``scripts/make_prior.py``)."""
+    return Path(str(resources.files("autocolor") / "assets" / "prior_ab.npy"))
+
+
+@lru_cache(maxsize=4)
+def project_log_weights(lam: float = 0.5) -> torch.Tensor:
+    """``log`` of the rebalancing weights of :func:`project_prior_path` at ``lam``: float32 ``(313,)``.
+
+    The prior file is already smoothed, so no further smoothing is applied; these are the
+    weights the project's CIC models were trained with (to ~1e-6). Cached: read once a process.
+    """
+    weights = rebalancing_weights(load_prior(project_prior_path()), lam=lam, sigma=0.0)
+    return torch.from_numpy(np.log(weights)).float()

@@ -11,6 +11,9 @@ This module registers the two CIC kinds:
 - ``"ab_bins"``: logits ``(N, 313, h, w)`` over ``cic_ab_grid()``; methods ``annealed_mean``
   (CIC's default, T = 0.38), ``mean`` (expectation, T = 1), ``mode`` (most likely bin) and
   ``sample`` (independent per-pixel draws at temperature T, seeded by ``options.generator``).
+  ``extra[PRIOR_CORRECTION]`` first undoes that share of the training's class rebalancing
+  (the project prior's weights at ``extra[REBALANCE_LAMBDA]``): less saturation where the
+  network is unsure, neutral things kept neutral.
 - ``"ab"``: direct regression; the network already returns ab; the only method is ``ab``.
 
 Other families register theirs in their own modules, imported explicitly at the bottom.
@@ -26,8 +29,18 @@ import torch
 from torch import nn
 
 from autocolor.color.bins import cic_ab_grid
+from autocolor.color.prior import project_log_weights
 from autocolor.decode import bins as bin_decoding
 from autocolor.errors import UsageError
+
+#: ``DecodeOptions.extra`` key: share in [0, 1] of the training rebalancing to undo before decoding
+#: 313-bin logits (:func:`autocolor.decode.bins.correct_rebalancing`); 0 = CIC's decoding.
+PRIOR_CORRECTION = "prior_correction"
+#: ``DecodeOptions.extra`` key: the CIC rebalancing lambda the model was trained with (default 0.5).
+REBALANCE_LAMBDA = "rebalance_lambda"
+#: ``DecodeOptions.extra`` key: average the network's output over the photo and its mirror image
+#: (per-pixel outputs only: the ``ab_bins`` and ``ab`` kinds). Twice the network time.
+FLIP_AVERAGE = "flip_average"
 
 #: Temperature used when a method is chosen without one (and it is not the model's default).
 DEFAULT_TEMPERATURES: dict[str, float] = {"annealed_mean": 0.38, "mean": 1.0, "sample": 1.0}
@@ -149,7 +162,17 @@ def run_network(net: nn.Module, lightness: torch.Tensor, options: DecodeOptions)
 
     Decoders call this instead of ``net(lightness)`` so that hints reach the network without
     any decoder knowing about them; :func:`predict_ab` has checked the network takes them.
+    With ``options.extra[FLIP_AVERAGE]`` the output is the mean of the network's output for the
+    photo and, flipped back, for its mirror image (test-time augmentation of per-pixel outputs).
     """
+    if options.extra.get(FLIP_AVERAGE):
+        # One batched pass over the photo and its mirror; the mirror's output is flipped back.
+        n = lightness.shape[0]
+        mirrored = DecodeOptions(hints=None if options.hints is None else tuple(  # type: ignore[arg-type]
+            torch.cat((t, t.flip(-1))) for t in options.hints
+        ))
+        both = run_network(net, torch.cat((lightness, lightness.flip(-1))), mirrored)
+        return (both[:n] + both[n:].flip(-1)) / 2
     if options.hints is None:
         return net(lightness)
     hints, mask = options.hints
@@ -237,6 +260,10 @@ def _bin_grid(net: nn.Module, device: torch.device) -> torch.Tensor:
 def _decode_ab_bins(net: nn.Module, lightness: torch.Tensor, options: DecodeOptions) -> torch.Tensor:
     # Softmax in fp32 even when the forward pass ran under bf16 autocast.
     logits = run_network(net, lightness, options).float()
+    strength = float(options.extra.get(PRIOR_CORRECTION, 0.0))
+    if strength:
+        lam = float(options.extra.get(REBALANCE_LAMBDA, 0.5))
+        logits = bin_decoding.correct_rebalancing(logits, project_log_weights(lam), strength)
     grid = _bin_grid(net, logits.device)
     if options.method == "annealed_mean":
         return bin_decoding.annealed_mean(logits, grid, options.temperature)

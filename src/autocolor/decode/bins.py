@@ -95,3 +95,31 @@ def sample(
     index = torch.searchsorted(cdf, threshold, right=True).clamp_max(q - 1).view(n, h, w)
     centres = grid.to(device=logits.device, dtype=torch.float32)[index]
     return centres.permute(0, 3, 1, 2).contiguous()
+
+
+def correct_rebalancing(logits: torch.Tensor, log_weights: torch.Tensor, strength: float) -> torch.Tensor:
+    """Undo a share of the class rebalancing a network was trained with.
+
+    A network trained with CIC's rebalanced cross-entropy (each pixel's loss weighted by
+    ``w[bin of its true colour]``) learns ``softmax(logits) ~ w(q) p(q | L) / Z``: rare,
+    saturated bins are inflated, common near-neutral ones deflated. ``logits - s * log w``
+    removes the share ``s`` of that bias: ``s = 0`` leaves the logits as they are (CIC's
+    decoding), ``s = 1`` gives the calibrated posterior ``p(q | L)``.
+
+    Args:
+        logits: ``(N, Q, h, w)`` any float dtype.
+        log_weights: ``(Q,)`` natural log of the training weights (any normalisation: a
+            constant shift cancels in every softmax).
+        strength: ``s`` in ``[0, 1]``.
+
+    Returns:
+        float32 ``(N, Q, h, w)`` corrected logits on the logits' device.
+    """
+    if not 0.0 <= strength <= 1.0:
+        raise ValueError(f"rebalancing correction must be in [0, 1], got {strength}")
+    if log_weights.dim() != 1 or log_weights.shape[0] != logits.shape[1]:
+        raise ValueError(f"log_weights must have shape ({logits.shape[1]},), got {tuple(log_weights.shape)}")
+    logits = logits.float()
+    if strength == 0.0:
+        return logits
+    return logits - strength * log_weights.to(device=logits.device, dtype=torch.float32).view(1, -1, 1, 1)

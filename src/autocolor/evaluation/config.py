@@ -77,6 +77,8 @@ class EvalConfig:
     seed: int | None = 0
     temperature: float | None = None  # for every model's annealing / sampling; None = each model's own
     mixture_temperature: float | None = None  # PIC models' mixture temperature; None = each model's own
+    prior_correction: float | None = None  # 313-bin models' rebalancing correction; None = each model's own
+    flip_average: bool | None = None  # per-pixel models' mirror averaging; None = each model's own
     fid: bool = False
     fid_weights: Path | None = None
     limit: int | None = None

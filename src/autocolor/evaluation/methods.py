@@ -140,13 +140,21 @@ def make_predictors(config: EvalConfig) -> list[Predictor]:
     predictors: list[Predictor] = [GrayPredictor(name) for name in config.baselines]
     predictors += [FilesPredictor(name, Path(path)) for name, path in config.predictions]
     if config.models:
+        from autocolor.decode import FLIP_AVERAGE, PRIOR_CORRECTION
         from autocolor.models import model_info
         from autocolor.pipeline import Colorizer
         from autocolor.sampling import MIXTURE_KIND, MIXTURE_TEMPERATURE
 
         tau = config.mixture_temperature
         for name in config.models:
-            pic = tau is not None and model_info(name).output_kind == MIXTURE_KIND
+            options_given = (tau, config.prior_correction, config.flip_average) != (None, None, None)
+            kind = model_info(name).output_kind if options_given else ""
+            pic = tau is not None and kind == MIXTURE_KIND
+            extra: dict[str, object] = {MIXTURE_TEMPERATURE: tau} if pic else {}
+            if config.prior_correction is not None and kind == "ab_bins":
+                extra[PRIOR_CORRECTION] = config.prior_correction
+            if config.flip_average is not None and kind in ("ab_bins", "ab"):
+                extra[FLIP_AVERAGE] = config.flip_average
             colorizer = Colorizer(
                 name,
                 device=config.device,
@@ -154,7 +162,7 @@ def make_predictors(config: EvalConfig) -> list[Predictor]:
                 temperature=config.temperature,
                 pretrained=config.pretrained,
                 offline=config.offline,
-                extra={MIXTURE_TEMPERATURE: tau} if pic else None,
+                extra=extra or None,
             )
             if config.hint_counts and colorizer.accepts_hints:
                 seed = config.seed or 0

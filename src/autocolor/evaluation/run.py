@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from autocolor import __version__
+from autocolor.color.prior import project_prior_path
 from autocolor.errors import InputImageError, UsageError
 from autocolor.evaluation.config import BASELINES, GROUND_TRUTH, EvalConfig, EvalResult, Resolution
 from autocolor.evaluation.images import IMAGE_SUFFIXES, read_rgb8, resize_rgb8, rgb8_to_lab
@@ -41,7 +41,7 @@ from autocolor.metrics.fidelity import SSIM_MIN_SIDE
 
 def default_prior_path() -> Path:
     """The project's own prior shipped in the package (``autocolor/assets/prior_ab.npy``)."""
-    return Path(str(resources.files("autocolor") / "assets" / "prior_ab.npy"))
+    return project_prior_path()
 
 
 def find_images(data_dir: Path) -> list[Path]:
@@ -135,6 +135,10 @@ def build_protocol(config: EvalConfig, rebalancing: dict[str, Any]) -> dict[str,
         "mixture_temperature": "each PIC model's default"
         if config.mixture_temperature is None
         else config.mixture_temperature,
+        "prior_correction": "each 313-bin model's default"
+        if config.prior_correction is None
+        else config.prior_correction,
+        "flip_average": "each model's default" if config.flip_average is None else config.flip_average,
         **({"hints": _hints_protocol(config)} if config.hint_counts else {}),
     }
 
@@ -191,7 +195,7 @@ def evaluate(
     for done, path in enumerate(files, start=1):
         rel = path.relative_to(config.data_dir).as_posix()
         try:
-            gt_rgb = _ground_truth(path, config.resolution)
+            gt_rgb = load_ground_truth(path, config.resolution)
             gt_lab = rgb8_to_lab(gt_rgb)
             predictions = {p.name: p.predict(rel, gt_rgb, gt_lab) for p in predictors}
             weights = rebalancing_weights(gt_lab[1:], prior, grid) if prior is not None else None
@@ -266,7 +270,12 @@ def _report_weight_concentration(
         )
 
 
-def _ground_truth(path: Path, resolution: Resolution) -> np.ndarray:
+def load_ground_truth(path: Path, resolution: Resolution) -> np.ndarray:
+    """A photo as the evaluation sees it: uint8 sRGB ``(H, W, 3)`` at ``resolution``.
+
+    Raises:
+        InputImageError: unreadable, or too small for SSIM.
+    """
     rgb = read_rgb8(path)
     rgb = resize_rgb8(rgb, resolution.target_size((rgb.shape[1], rgb.shape[0])))
     if min(rgb.shape[:2]) < SSIM_MIN_SIDE:

@@ -21,7 +21,7 @@ from autocolor.metrics.neutrality import NeutralAccumulator, neutral_counts
 class MethodScores:
     """Accumulates one method's metrics over images (see :mod:`autocolor.evaluation.run` for the protocol)."""
 
-    def __init__(self, name: str, kind: str, source: str, rebalanced: bool) -> None:
+    def __init__(self, name: str, kind: str, source: str, rebalanced: bool, *, ssim: bool = True) -> None:
         self.name = name
         self.kind = kind
         self.source = source
@@ -36,6 +36,7 @@ class MethodScores:
         self.psnr_sum = 0.0
         self.psnr_infinite = 0
         self.ssim_sum = 0.0
+        self.with_ssim = ssim  # False: SSIM is reported as NaN (sweeps that never use it save its time)
         self.colorfulness_values: list[float] = []
         self.colorfulness_abs_values: list[float] = []
         self.bits = BitsPerDimAccumulator()
@@ -83,7 +84,7 @@ class MethodScores:
             self.psnr_infinite += 1
         else:
             self.psnr_sum += psnr
-        ssim = ssim_uint8(rgb, gt_rgb)
+        ssim = ssim_uint8(rgb, gt_rgb) if self.with_ssim else math.nan
         self.ssim_sum += ssim
 
         cf = colorfulness_both(rgb)

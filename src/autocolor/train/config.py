@@ -73,6 +73,7 @@ class TrainSection:
     checkpoint_every: int = 250
     val_every: int = 500
     threads: int = 0  # 0 = torch default
+    recalibrate_batchnorm: int = 0  # >0: at the end, BatchNorm statistics from this many whole train photos
     out: str = "runs/cic_lite"
     device: str = "auto"
 

@@ -32,6 +32,7 @@ from autocolor.data.augment import AugmentSpec
 from autocolor.data.folder import ColorImageFolder, CropSpec, EpochSampler
 from autocolor.errors import UsageError
 from autocolor.models.registry import create_model, model_info
+from autocolor.train.batchnorm import recalibrate_batchnorm
 from autocolor.train.checkpoint import load_checkpoint, remove_stale_temporaries, save_checkpoint
 from autocolor.train.checkpoint import write_atomically as _write_atomically
 from autocolor.train.config import TrainConfig
@@ -345,6 +346,19 @@ def _train(
 
     weights = None
     if dist.is_main and step >= config.train.steps:
+        if config.train.recalibrate_batchnorm > 0:
+            # After the last checkpoint: a resumed longer run continues from training's own statistics.
+            model = _unwrap(net)
+            whole = ColorImageFolder(data.train, CropSpec(size=data.val_size, train=False), min_chroma=data.min_chroma)
+            used = recalibrate_batchnorm(
+                model, whole, count=config.train.recalibrate_batchnorm, seed=seed, device=device
+            )
+            after = validate(model, objective, val_set, device)
+            last.update({f"{name}_recalibrated": value for name, value in after.items()})
+            with (run_dir / "log.jsonl").open("a") as handle:
+                handle.write(json.dumps({"step": step, **{f"{k}_recalibrated": v for k, v in after.items()}}) + "\n")
+            log(f"BatchNorm statistics re-estimated on {used} whole training photos at {data.val_size} px: "
+                f"val_loss {after['val_loss']:.4g}")  # fmt: skip
         weights = run_dir / "model.safetensors"
         tensors = {k: v.detach().cpu().contiguous() for k, v in _unwrap(net).state_dict().items()}
         blob = save(tensors, metadata={"arch": config.model.name, "steps": str(step)})
