@@ -8,7 +8,7 @@ torch or the image stack at import time, so ``autocolor CMD --help`` stays fast.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import click
@@ -49,6 +49,27 @@ def quiet_decoders() -> None:
 # --------------------------------------------------------------------------- results
 
 
+def terminal_progress(fields: Sequence[tuple[str, str]], *, eta_after: int) -> Any:
+    """A transient rich progress bar on stderr, or ``None`` when stderr is not a terminal.
+
+    Columns: the task's description, the bar, done/total, then ``fields`` (rich text templates
+    with their style, e.g. ``("{task.fields[fps]} frames/s", "")``), the time remaining placed
+    after the first ``eta_after`` of them. Rich is imported only here, when a bar is wanted.
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+    from rich.progress import Progress as RichProgress
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        return None
+    texts: list[Any] = [TextColumn(template, style=style) for template, style in fields]
+    texts.insert(eta_after, TimeRemainingColumn())
+    return RichProgress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), *texts, console=console, transient=True
+    )
+
+
 class Progress:
     """A rich progress bar on stderr, or nothing (``--quiet``, ``--json``, not a terminal)."""
 
@@ -57,23 +78,9 @@ class Progress:
         self._task: Any = None
         if not enabled or total == 0:
             return
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
-        from rich.progress import Progress as RichProgress
-
-        console = Console(stderr=True)
-        if not console.is_terminal:
-            return
-        self._bar = RichProgress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            TextColumn("{task.fields[name]}", style="dim"),
-            console=console,
-            transient=True,
-        )
-        self._task = self._bar.add_task(description, total=total, name="")
+        self._bar = terminal_progress([("{task.fields[name]}", "dim")], eta_after=0)
+        if self._bar is not None:
+            self._task = self._bar.add_task(description, total=total, name="")
 
     def __enter__(self) -> Progress:
         if self._bar is not None:

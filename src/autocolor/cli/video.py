@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import click
 
-from autocolor.cli.common import STDIO, ItemResult, debug_enabled, failure_reason, print_summary
+from autocolor.cli.common import STDIO, ItemResult, debug_enabled, failure_reason, print_summary, terminal_progress
 from autocolor.errors import UsageError
 from autocolor.video import DEFAULT_STRENGTH
 
@@ -91,24 +91,8 @@ class _FrameProgress:
         self._bar: Any = None
         self._task: Any = None
         self._name = name
-        if not enabled:
-            return
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
-        from rich.progress import Progress as RichProgress
-
-        console = Console(stderr=True)
-        if not console.is_terminal:
-            return
-        self._bar = RichProgress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[fps]} frames/s"),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-        )
+        if enabled:
+            self._bar = terminal_progress([("{task.fields[fps]} frames/s", "")], eta_after=1)
 
     def start(self, total: int | None) -> None:
         if self._bar is not None:
