@@ -93,18 +93,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def _load_network(model: str, weights: Path | None) -> Any:
-    from safetensors.torch import load_file
-
     from autocolor.models import create_model, model_info
     from autocolor.pipeline import load_model
+    from autocolor.train.warm_start import warm_start
 
     if model_info(model).output_kind != "ab_bins":
         raise SystemExit(f"choose_decoding: {model} has no 313-bin output")
     if weights is None:
         return load_model(model, "cpu")
     net = create_model(model, pretrained=False)
-    state = load_file(str(weights))  # safetensors: tensors only, nothing executed
-    net.load_state_dict({key: value.float() for key, value in state.items()})
+    warm_start(net, weights)  # the project's checked reader: the file must fit the network exactly
     return net.eval()
 
 
@@ -119,6 +117,7 @@ def sweep(args: argparse.Namespace) -> tuple[dict[str, dict[str, Any]], float, i
     from autocolor.decode.bins import annealed_mean, correct_rebalancing
     from autocolor.evaluation import Resolution, find_images
     from autocolor.evaluation.images import lab_to_rgb8, rgb8_to_lab
+    from autocolor.evaluation.methods import GrayPredictor
     from autocolor.evaluation.run import load_ground_truth
     from autocolor.evaluation.scores import MethodScores
     from autocolor.metrics.auc import rebalancing_weights
@@ -127,6 +126,8 @@ def sweep(args: argparse.Namespace) -> tuple[dict[str, dict[str, Any]], float, i
 
     net = _load_network(args.model, args.weights)
     grid = cic_ab_grid()
+    grid64 = grid.numpy().astype(np.float64)
+    gray = GrayPredictor(GRAY)
     log_w = project_log_weights(0.5)
     prior = load_prior(args.prior or project_prior_path())
     files = find_images(args.data)
@@ -138,12 +139,12 @@ def sweep(args: argparse.Namespace) -> tuple[dict[str, dict[str, Any]], float, i
         gt_rgb = load_ground_truth(path, Resolution("256"))
         gt_lab = rgb8_to_lab(gt_rgb)
         lightness = gt_lab[0].astype(np.float32)
-        weights = rebalancing_weights(gt_lab[1:], prior, grid.numpy().astype(np.float64))
+        weights = rebalancing_weights(gt_lab[1:], prior, grid64)
         cf = colorfulness_both(gt_rgb)
         gt_cf["paper"].append(cf["paper"])
         gt_cf["abs"].append(cf["abs"])
-        zero = np.zeros_like(gt_lab[1:])
-        scores[GRAY].add(path.name, gt_rgb, gt_lab, zero, lab_to_rgb8(gt_lab[0], zero), weights, cf, None)
+        gray_ab, gray_rgb, _ = gray.predict(path.name, gt_rgb, gt_lab)
+        scores[GRAY].add(path.name, gt_rgb, gt_lab, gray_ab, gray_rgb, weights, cf, None)
         with torch.inference_mode():
             small = resize_lightness(torch.from_numpy(lightness)[None, None], network_input_size(net, *lightness.shape, 256))
             logits = net(small).float()

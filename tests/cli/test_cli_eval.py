@@ -33,6 +33,14 @@ def run(*args: str) -> object:
     return CliRunner().invoke(main, ["eval", *args])
 
 
+def _tiny_scores(data: Path, first: str, second: str, *extra: str) -> dict:
+    """JSON of ``eval`` of two tiny random-weight models at 32 px on ``data`` (must succeed)."""
+    result = run("--data", str(data), "--model", first, "--model", second, "--random-weights",
+                 "--device", "cpu", "--resolution", "32", "--json", "-", "-q", *extra)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
 def test_help_has_examples_and_exit_codes() -> None:
     result = run("--help")
     assert result.exit_code == 0
@@ -149,10 +157,7 @@ def test_mixture_temperature_reaches_pic_models_and_the_protocol(tmp_path: Path)
     make_photos(tmp_path / "gt")
 
     def scores(*extra: str) -> dict:
-        result = run("--data", str(tmp_path / "gt"), "--model", "pic.tiny", "--model", "cic.tiny", "--random-weights",
-                     "--device", "cpu", "--resolution", "32", "--json", "-", "-q", *extra)  # fmt: skip
-        assert result.exit_code == 0, result.output
-        return json.loads(result.stdout)
+        return _tiny_scores(tmp_path / "gt", "pic.tiny", "cic.tiny", *extra)
 
     default, sharp = scores(), scores("--mixture-temperature", "0.3")
     assert default["protocol"]["mixture_temperature"] == "each PIC model's default"
@@ -166,10 +171,7 @@ def test_prior_correction_and_flip_average_reach_bin_models_and_the_protocol(tmp
     make_photos(tmp_path / "gt")
 
     def scores(*extra: str) -> dict:
-        result = run("--data", str(tmp_path / "gt"), "--model", "cic.tiny", "--model", "pic.tiny", "--random-weights",
-                     "--device", "cpu", "--resolution", "32", "--json", "-", "-q", *extra)  # fmt: skip
-        assert result.exit_code == 0, result.output
-        return json.loads(result.stdout)
+        return _tiny_scores(tmp_path / "gt", "cic.tiny", "pic.tiny", *extra)
 
     default, corrected, flipped = scores(), scores("--prior-correction", "1"), scores("--flip-average")
     assert default["protocol"]["prior_correction"] == "each 313-bin model's default"

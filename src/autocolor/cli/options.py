@@ -87,20 +87,21 @@ def bin_decoding_extra(model: str, prior_correction: float | None, flip_average:
         UsageError: ``--prior-correction`` for a model without 313-bin output, or
             ``--flip-average`` for one whose output is not per pixel.
     """
-    from autocolor.decode import FLIP_AVERAGE, PRIOR_CORRECTION
+    from autocolor.decode import FLIP_AVERAGE, OPTION_KINDS, PRIOR_CORRECTION
     from autocolor.errors import UsageError
     from autocolor.models import model_info
 
     kind = model_info(model).output_kind
+    given = {PRIOR_CORRECTION: prior_correction, FLIP_AVERAGE: flip_average}
+    what = {PRIOR_CORRECTION: "313-bin output", FLIP_AVERAGE: "per-pixel output"}
     extra: dict[str, Any] = {}
-    if prior_correction is not None:
-        if kind != "ab_bins":
-            raise UsageError(f"--prior-correction applies only to models with 313-bin output, not to {model}")
-        extra[PRIOR_CORRECTION] = prior_correction
-    if flip_average is not None:
-        if kind not in ("ab_bins", "ab"):
-            raise UsageError(f"--flip-average applies only to models with per-pixel output, not to {model}")
-        extra[FLIP_AVERAGE] = flip_average
+    for key, value in given.items():
+        if value is None:
+            continue
+        if kind not in OPTION_KINDS[key]:
+            option = "--" + key.replace("_", "-")
+            raise UsageError(f"{option} applies only to models with {what[key]}, not to {model}")
+        extra[key] = value
     return extra
 
 

@@ -41,6 +41,8 @@ REBALANCE_LAMBDA = "rebalance_lambda"
 #: ``DecodeOptions.extra`` key: average the network's output over the photo and its mirror image
 #: (per-pixel outputs only: the ``ab_bins`` and ``ab`` kinds). Twice the network time.
 FLIP_AVERAGE = "flip_average"
+#: Output kinds each of the two options above applies to (the CLI refuses others, eval skips them).
+OPTION_KINDS: dict[str, tuple[str, ...]] = {PRIOR_CORRECTION: ("ab_bins",), FLIP_AVERAGE: ("ab_bins", "ab")}
 
 #: Temperature used when a method is chosen without one (and it is not the model's default).
 DEFAULT_TEMPERATURES: dict[str, float] = {"annealed_mean": 0.38, "mean": 1.0, "sample": 1.0}

@@ -140,7 +140,7 @@ def make_predictors(config: EvalConfig) -> list[Predictor]:
     predictors: list[Predictor] = [GrayPredictor(name) for name in config.baselines]
     predictors += [FilesPredictor(name, Path(path)) for name, path in config.predictions]
     if config.models:
-        from autocolor.decode import FLIP_AVERAGE, PRIOR_CORRECTION
+        from autocolor.decode import FLIP_AVERAGE, OPTION_KINDS, PRIOR_CORRECTION
         from autocolor.models import model_info
         from autocolor.pipeline import Colorizer
         from autocolor.sampling import MIXTURE_KIND, MIXTURE_TEMPERATURE
@@ -151,10 +151,9 @@ def make_predictors(config: EvalConfig) -> list[Predictor]:
             kind = model_info(name).output_kind if options_given else ""
             pic = tau is not None and kind == MIXTURE_KIND
             extra: dict[str, object] = {MIXTURE_TEMPERATURE: tau} if pic else {}
-            if config.prior_correction is not None and kind == "ab_bins":
-                extra[PRIOR_CORRECTION] = config.prior_correction
-            if config.flip_average is not None and kind in ("ab_bins", "ab"):
-                extra[FLIP_AVERAGE] = config.flip_average
+            for key, value in ((PRIOR_CORRECTION, config.prior_correction), (FLIP_AVERAGE, config.flip_average)):
+                if value is not None and kind in OPTION_KINDS[key]:  # other models: scored as they are
+                    extra[key] = value
             colorizer = Colorizer(
                 name,
                 device=config.device,

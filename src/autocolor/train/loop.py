@@ -115,6 +115,12 @@ def _images_in_epoch(checkpoint: dict[str, object]) -> int:
     return int(checkpoint["batch_in_epoch"]) * int(config["train"]["batch_size"])  # type: ignore[call-overload]
 
 
+def _append_log(run_dir: Path, record: dict[str, float]) -> None:
+    """One JSON line at the end of ``<run_dir>/log.jsonl``."""
+    with (run_dir / "log.jsonl").open("a") as handle:
+        handle.write(json.dumps(record) + "\n")
+
+
 def _truncate_log(path: Path, step: int) -> None:
     """Keep the lines of ``log.jsonl`` up to ``step`` (all of it is dropped for a fresh start)."""
     if not path.exists():
@@ -332,8 +338,7 @@ def _train(
                     last.update(validate(_unwrap(net), objective, val_set, device))
                 set_train_mode(net, frozen)
             if dist.is_main:
-                with (run_dir / "log.jsonl").open("a") as handle:
-                    handle.write(json.dumps(last) + "\n")
+                _append_log(run_dir, last)
                 if on_step is not None:
                     on_step(last)
             if step % config.train.checkpoint_every == 0 or step == end:
@@ -349,14 +354,19 @@ def _train(
         if config.train.recalibrate_batchnorm > 0:
             # After the last checkpoint: a resumed longer run continues from training's own statistics.
             model = _unwrap(net)
-            whole = ColorImageFolder(data.train, CropSpec(size=data.val_size, train=False), min_chroma=data.min_chroma)
+            whole = ColorImageFolder(
+                data.train,
+                CropSpec(size=data.val_size, train=False),
+                min_chroma=data.min_chroma,
+                chroma_cache=run_dir / "chroma_cache.json",  # the training set's scan, not a second one
+            )
             used = recalibrate_batchnorm(
                 model, whole, count=config.train.recalibrate_batchnorm, seed=seed, device=device
             )
             after = validate(model, objective, val_set, device)
-            last.update({f"{name}_recalibrated": value for name, value in after.items()})
-            with (run_dir / "log.jsonl").open("a") as handle:
-                handle.write(json.dumps({"step": step, **{f"{k}_recalibrated": v for k, v in after.items()}}) + "\n")
+            recalibrated = {f"{name}_recalibrated": value for name, value in after.items()}
+            last.update(recalibrated)
+            _append_log(run_dir, {"step": step, **recalibrated})
             log(f"BatchNorm statistics re-estimated on {used} whole training photos at {data.val_size} px: "
                 f"val_loss {after['val_loss']:.4g}")  # fmt: skip
         weights = run_dir / "model.safetensors"
