@@ -37,7 +37,6 @@ import numpy as np
 import torch
 from PIL import Image
 
-from autocolor.pipeline import Colorizer
 from autocolor.sampling import DrawnSample, draw_samples, plan_sampling
 
 TARGET = 3.0

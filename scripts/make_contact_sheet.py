@@ -118,7 +118,7 @@ def _make_sheet(args: argparse.Namespace) -> int:
     import numpy as np
 
     from autocolor.contactsheet import make_contact_sheet, save_contact_sheet, thumbnail
-    from autocolor.imagefile import Photo, read_photo
+    from autocolor.imagefile import read_photo
     from autocolor.pipeline import DEFAULT_MODEL, lightness_ab_to_rgb
 
     models = [_parse_model(m) for m in (args.models or [DEFAULT_MODEL])]

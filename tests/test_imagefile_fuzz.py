@@ -24,7 +24,8 @@ from PIL import Image
 from autocolor.batch.item import process_one
 from autocolor.batch.plan import InputFile, Job
 from autocolor.batch.results import ItemResult
-from autocolor.pipeline import Colorizer, output_suffix
+from autocolor.outputnames import output_suffix
+from autocolor.pipeline import Colorizer
 from tests.fuzzimages import Mutation, mutations, reason_class, suffix_of
 from tests.reliabilitylog import record
 

@@ -26,7 +26,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "evaluation batch train video",  # score a model, run a batch, train one, colorize a video
         "sampling",  # several draws of one photo, over the pipeline
         "pipeline",  # the one orchestrator: photo -> network -> decoder -> photo
-        "decode hints render metrics data contactsheet",  # around the network; formulas; crops; grids
+        "decode hints render metrics data contactsheet networks outputnames",  # around the network; formulas; crops; grids; loading; output names
         "weights",  # files -> state_dicts; converters check them against the network's shapes
         "models",  # networks and their registry
         "color devices imagefile",  # Lab and bins; devices; photo files

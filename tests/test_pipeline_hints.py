@@ -102,3 +102,36 @@ def test_colorize_file_with_hints(tmp_path: Path) -> None:
     rgb = Colorizer("cic.tiny_regression", "cpu", pretrained=False).colorize_photo(photo, hints)
     written = np.asarray(Image.open(out), dtype=np.float32) / 255
     assert np.abs(written - rgb).max() < 1.5 / 255
+
+
+def test_spread_makes_a_hint_hold_where_given_and_off_leaves_the_network_alone() -> None:
+    from autocolor.hints import HintSpread
+
+    flat = np.full((64, 64), 50.0, dtype=np.float32)
+    hint = [parse_hint("32,32,lab:0,-40", radius=2)]
+    spreading = Colorizer("cic.tiny_regression", "cpu", pretrained=False, hint_spread=HintSpread(reach=1.0, floor=0.01))
+    plain = Colorizer("cic.tiny_regression", "cpu", pretrained=False, hint_spread=None)
+    spread_ab, plain_ab = spreading.predict_ab(flat, hint), plain.predict_ab(flat, hint)
+    # A random network ignores most of the hint; spread, the whole flat photo takes it.
+    assert abs(spread_ab[1].mean() - (-40)) < 2.0 and abs(spread_ab[0].mean()) < 2.0
+    assert abs(plain_ab[1].mean() - (-40)) > 10.0
+    # Without hints the two colorizers are the same.
+    np.testing.assert_array_equal(spreading.predict_ab(flat), plain.predict_ab(flat))
+
+
+def test_bin_models_take_hints_as_evidence_on_their_distribution() -> None:
+    from autocolor.hints import HintSpread
+
+    flat = np.full((64, 64), 50.0, dtype=np.float32)
+    flat[:, 32:] = 90.0  # a bright right half: a strong edge
+    hint = [parse_hint("10,32,lab:0,-40", radius=2)]
+    with_evidence = Colorizer("cic.base", "cpu", pretrained=False, size=64, hint_spread=HintSpread(reach=0.1, floor=0.05))
+    residual_only = Colorizer("cic.base", "cpu", pretrained=False, size=64,
+                              hint_spread=HintSpread(reach=0.1, floor=0.05, evidence=0.0))
+    a, b = with_evidence.predict_ab(flat, hint), residual_only.predict_ab(flat, hint)
+    assert not np.allclose(a, b)
+    for ab in (a, b):  # the hint holds where it is given ...
+        assert abs(ab[1, 28:36, 6:14].mean() - (-40)) < 6
+    # ... and the evidence does not reach across the edge.
+    automatic = with_evidence.predict_ab(flat)
+    assert np.abs(a[:, :, 48:] - automatic[:, :, 48:]).max() < 3

@@ -25,7 +25,7 @@ import tempfile
 import warnings
 from pathlib import Path
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Iterator, Union
+from typing import TYPE_CHECKING, Union
 
 import cv2
 import numpy as np

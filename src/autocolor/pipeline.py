@@ -31,6 +31,7 @@ from autocolor.color.upsample import upsample_ab
 from autocolor.decode import (
     DEFAULT_TEMPERATURES,
     DecodeOptions,
+    HintEvidence,
     accepts_hints,
     check_method,
     decoding_methods,
@@ -42,86 +43,23 @@ from autocolor.decode import (
 from autocolor.devices import autocast_context, inference_dtype, resolve_device
 from autocolor.errors import OutputError, UsageError
 from autocolor.hints import Hint, HintMaps, rasterize_hints, stack_hint_maps
+from autocolor.hints.propagate import HintField, HintSpread, hint_field, spread_hints
 from autocolor.imageencode import Layout, output_layout
-from autocolor.imagefile import SUPPORTED_SUFFIXES, Photo, output_format, read_photo, same_file, write_codes
-from autocolor.models.fusion import fuse_conv_batchnorm
-from autocolor.models.registry import ModelInfo, create_model, model_info
+from autocolor.imagefile import Photo, output_format, read_photo, same_file, write_codes
+from autocolor.models.registry import ModelInfo, model_info
+# load_model, resize_lightness and network_input_size are part of this module's API (re-exported).
+from autocolor.networks import load_model, network_input_size, resize_lightness  # noqa: F401
+from autocolor.outputnames import default_output_path
 
 #: The bundled default model (trained for autocolor; weights ship inside the package).
 DEFAULT_MODEL = "cic.lite"
 #: Chroma upsampling methods of :func:`autocolor.color.upsample.upsample_ab`.
 UPSAMPLE_METHODS = ("guided", "bilinear")
-#: Seed of the random initialisation used by ``pretrained=False`` (tests, debugging).
-RANDOM_WEIGHTS_SEED = 0
 #: Smallest network input side accepted by ``size`` (three halvings leave one pixel).
 MIN_INPUT_SIZE = 8
 #: What the ``hints`` arguments accept: user points (photo coordinates), maps already at the
 #: network's input resolution (e.g. simulated from ground truth), or nothing.
 Hints = Sequence[Hint] | HintMaps | None
-
-
-def load_model(
-    name: str,
-    device: str | torch.device = "auto",
-    *,
-    pretrained: bool = True,
-    offline: bool = False,
-) -> nn.Module:
-    """Build the registered network ``name`` with its verified weights, on ``device``, in eval mode.
-
-    Args:
-        name: registry name, e.g. ``"cic.eccv16"`` (:func:`autocolor.models.list_models`).
-        device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
-        pretrained: ``False`` builds random weights, seeded with :data:`RANDOM_WEIGHTS_SEED`
-            so that two calls give the same network. Meant for tests and debugging only: a
-            random network produces meaningless colours.
-        offline: never download; fail if the weights are not bundled or cached.
-
-    Raises:
-        UnknownModelError: ``name`` is not registered.
-        WeightsError: the weights cannot be found, fetched, verified or loaded.
-        DeviceError: ``device`` is not available.
-    """
-    target = resolve_device(device)
-    if pretrained:
-        net = create_model(name, pretrained=True, offline=offline)
-    else:
-        # fork_rng keeps the caller's global RNG stream untouched by the seeded init.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(RANDOM_WEIGHTS_SEED)
-            net = create_model(name, pretrained=False)
-    # Inference only from here on: fold BatchNorm into the convolutions (about 2x faster
-    # for cic.lite on CPU, same outputs to float rounding).
-    return fuse_conv_batchnorm(net.eval()).to(target)
-
-
-def resize_lightness(lightness: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
-    """``(N, 1, H, W)`` L* -> ``(N, 1, size, size)`` L*, aspect ignored (as CIC does).
-
-    ``size`` may also be an explicit ``(height, width)``.
-
-    Bicubic with antialiasing, which matches PIL's bicubic resize (what CIC used) when
-    shrinking and is plain bicubic when enlarging; clamped back to ``[0, 100]`` because
-    bicubic overshoots at edges.
-    """
-    target = (size, size) if isinstance(size, int) else size
-    resized = F.interpolate(
-        lightness.float(), size=target, mode="bicubic", align_corners=False, antialias=True
-    )
-    return resized.clamp_(0.0, 100.0)
-
-
-def network_input_size(net: nn.Module, height: int, width: int, size: int) -> tuple[int, int]:
-    """The ``(h, w)`` a photo's L* is resized to before ``net``.
-
-    Square ``size`` x ``size`` (aspect ignored, as CIC does), unless the network declares
-    ``preserves_aspect`` (Larsson: the decoder scales and pads itself), in which case the long
-    side is shrunk to ``size`` with the aspect kept, and small photos are left as they are.
-    """
-    if not getattr(net, "preserves_aspect", False):
-        return size, size
-    scale = min(1.0, size / max(height, width))
-    return max(1, round(height * scale)), max(1, round(width * scale))
 
 
 class Colorizer:
@@ -163,6 +101,7 @@ class Colorizer:
         pretrained: bool = True,
         offline: bool = False,
         extra: Mapping[str, Any] | None = None,
+        hint_spread: HintSpread | None = HintSpread(),
     ) -> None:
         self.device = resolve_device(device)
         # Validate everything cheap before the (possibly long) model load.
@@ -191,6 +130,7 @@ class Colorizer:
         self.upsample = upsample
         self.seed = seed
         self.extra = {**(info.decode_extra if info is not None else {}), **(extra or {})}
+        self.hint_spread = hint_spread
 
         if isinstance(model, str):
             self.net = load_model(model, self.device, pretrained=pretrained, offline=offline)
@@ -245,26 +185,43 @@ class Colorizer:
         return rasterize_hints(hints, lightness.float().cpu(), photo_size)
 
     def _decode(self, small: torch.Tensor, hints: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
-        """``(N, 1, s, s)`` L* on the device (and batched hint maps) -> ``(N, 2, h, w)`` float32 ab."""
-        ab = self._decode_once(small, hints, reduced_precision=True)
+        """``(N, 1, s, s)`` L* on the device (and batched hint maps) -> ``(N, 2, h, w)`` float32 ab.
+
+        With hints and a :attr:`hint_spread`, each photo's hints first weigh on a 313-bin
+        model's distribution, then their remaining corrections are spread along their objects
+        (:mod:`autocolor.hints.propagate`); the ab then comes back on the input grid.
+        """
+        fields = None
+        if hints is not None and self.hint_spread is not None:
+            fields = [hint_field(small[i, 0], hints[0][i].to(small.device), hints[1][i].to(small.device),
+                                 self.hint_spread) for i in range(small.shape[0])]  # fmt: skip
+        ab = self._decode_once(small, hints, fields, reduced_precision=True)
         if inference_dtype(self.device) != torch.float32 and not torch.isfinite(ab).all():
             # bf16 overflowed somewhere: the documented fp32 fallback (no-op cost on CPU).
-            ab = self._decode_once(small, hints, reduced_precision=False)
+            ab = self._decode_once(small, hints, fields, reduced_precision=False)
+        if fields is not None:
+            ab = torch.stack([spread_hints(ab[i], field) for i, field in enumerate(fields)])
         return ab
 
     def _decode_once(
         self,
         small: torch.Tensor,
         hints: tuple[torch.Tensor, torch.Tensor] | None,
+        fields: list[HintField] | None,
         *,
         reduced_precision: bool,
     ) -> torch.Tensor:
+        evidence = None
+        if fields is not None and self.hint_spread is not None and self.hint_spread.evidence > 0:
+            evidence = HintEvidence([(f.colors, f.weights) for f in fields], self.hint_spread.evidence,
+                                    self.hint_spread.sigma)  # fmt: skip
         options = DecodeOptions(
             method=self.decoding,
             temperature=self.temperature,
             generator=self._generator(),
             extra=dict(self.extra),
             hints=hints,
+            hint_evidence=evidence,
         )
         with autocast_context(self.device, enabled=reduced_precision):
             return predict_ab(self.net, small, options).float()
@@ -426,33 +383,6 @@ def _first_method(kind: str) -> str:
     if not methods:
         raise ValueError(f"output kind {kind!r} declares no decoding methods; pass decoding=")
     return methods[0]
-
-
-_FORMAT_SUFFIX = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "tif": ".tif", "tiff": ".tif", "webp": ".webp"}
-
-
-def output_suffix(input_path: str | Path, format: str | None) -> str:
-    """Suffix of an output derived from ``input_path``: ``format``'s, else the input's.
-
-    ``.png`` for stdin and for inputs in a format autocolor does not write (GIF, PCX, PPM,
-    JPEG 2000, ...): PNG keeps every pixel of those losslessly.
-    """
-    if format:
-        try:
-            return _FORMAT_SUFFIX[format.lower()]
-        except KeyError:
-            raise UsageError(
-                f"unknown output format {format!r}; choose from: png, jpg, tif, webp"
-            ) from None
-    suffix = Path(str(input_path)).suffix
-    writable = suffix.lower() in SUPPORTED_SUFFIXES
-    return suffix if writable and str(input_path) != "-" else ".png"
-
-
-def default_output_path(input_path: str | Path, format: str | None = None) -> Path:
-    """``<stem>_color<ext>`` beside the input (``ext`` from ``format`` or the input)."""
-    path = Path(input_path)
-    return path.with_name(f"{path.stem}_color{output_suffix(path, format)}")
 
 
 def colorize(

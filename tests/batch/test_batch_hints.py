@@ -1,4 +1,5 @@
-"""Hints in a batch: photos with and without hints share network passes, each gets its own."""
+"""Hints in a batch: hinted photos share network passes with each other, each gets its own hints,
+and photos without hints run as in automatic colorization."""
 
 from __future__ import annotations
 
@@ -40,6 +41,8 @@ def test_batched_hints_match_one_by_one(tmp_path: Path) -> None:
     results = run_batch(jobs, colorizer, readers=1, writers=1, batch_size=6, max_in_flight=6)
     assert [r.status for r in results] == ["ok"] * 6
     assert max(n for n, _ in colorizer.passes) > 1 and any(h for _, h in colorizer.passes)  # batched, with hints
+    # The four hinted photos went through passes with hints, the two others through passes without.
+    assert sum(n for n, h in colorizer.passes if h) == 4 and sum(n for n, h in colorizer.passes if not h) == 2
     hinted_differ = []
     for job, result in zip(jobs, results):
         alone = process_one(Job(job.item, str(tmp_path / "alone.png"), hints=job.hints), colorizer)

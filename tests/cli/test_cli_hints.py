@@ -133,3 +133,25 @@ def test_map_keys_must_match_inputs(tmp_path: Path) -> None:
     hints = tmp_path / "hints.json"
     hints.write_text(json.dumps({"typo.png": ["1,1,#ff0000"]}))
     one_line_usage_error(run(str(tmp_path / "in"), *GUIDED, "--hints", str(hints)), "hints.json", "'typo.png'")
+
+
+def test_hint_spread_zero_is_the_network_alone_and_the_reach_is_passed_on(tmp_path: Path) -> None:
+    from autocolor.hints import HintSpread
+
+    src = gray_image(tmp_path / "in.png")
+    hints = [parse_hint("30,20,lab:0,-40", 2)]
+    for reach, spread in (("0", None), ("0.25", HintSpread(reach=0.25))):
+        out = tmp_path / f"out-{reach}.png"
+        result = run(str(src), "-o", str(out), *GUIDED, "--hint", "30,20,lab:0,-40", "--hint-spread", reach)
+        assert result.exit_code == 0, result.output
+        colorizer = Colorizer("cic.tiny_regression", "cpu", pretrained=False, hint_spread=spread)
+        expected = colorizer.colorize_photo(read_photo(src), hints)
+        written = np.asarray(Image.open(out), dtype=np.float32) / 255
+        assert np.abs(written - expected).max() <= 1 / 255 + 1e-6
+    spread_out = np.asarray(Image.open(tmp_path / "out-0.25.png"), dtype=np.int16)
+    assert np.abs(spread_out - np.asarray(Image.open(tmp_path / "out-0.png"), dtype=np.int16)).max() > 2
+
+
+def test_hint_spread_is_range_checked(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["colorize", str(gray_image(tmp_path / "in.png")), *GUIDED, "--hint-spread", "-1"])
+    assert result.exit_code == 2 and "--hint-spread" in result.output

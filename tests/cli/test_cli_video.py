@@ -102,7 +102,9 @@ def test_two_videos_with_one_name_do_not_share_an_output(tmp_path: Path) -> None
     assert probe(tmp_path / "out" / "reel.mp4")["frames"] == 3
 
 
-@pytest.mark.parametrize(("extra", "flag"), [(["--shard", "1/2"], "--shard"), (["--hint", "1,1,#ff0000"], "--hint")])
+@pytest.mark.parametrize(("extra", "flag"), [
+    (["--shard", "1/2"], "--shard"), (["--hint", "1,1,#ff0000"], "--hint"), (["--hint-spread", "0.2"], "--hint-spread"),
+])
 def test_photo_only_options_are_refused_for_videos(tmp_path: Path, extra: list[str], flag: str) -> None:
     source = make_clip(tmp_path / "reel.mp4", frames=2, audio=None)
     result = run(str(source), *extra)

@@ -161,3 +161,22 @@ def test_rebalancing_correction_undoes_the_training_bias_towards_rare_colours() 
     assert torch.allclose(recovered, posterior, atol=1e-5)
     chroma = [expectation(correct_rebalancing(trained, log_w, s), grid).norm(dim=1).mean().item() for s in (0, 0.5, 1)]
     assert chroma[0] > chroma[1] > chroma[2]
+
+
+def test_hint_evidence_picks_the_hinted_mode_where_it_weighs_and_nowhere_else() -> None:
+    from autocolor.color.bins import cic_ab_grid
+    from autocolor.decode.bins import add_hint_evidence, annealed_mean
+
+    grid = cic_ab_grid()
+    blue = int(((grid - torch.tensor([0.0, -40.0])) ** 2).sum(1).argmin())
+    orange = int(((grid - torch.tensor([20.0, 50.0])) ** 2).sum(1).argmin())
+    logits = torch.full((1, grid.shape[0], 4, 4), -20.0)
+    logits[0, blue], logits[0, orange] = 0.0, 0.0  # the network hesitates between the two
+    weights = torch.zeros(1, 8, 8)
+    weights[0, :, :4] = 1.0  # the hint weighs on the left half only (on a finer grid)
+    hinted = add_hint_evidence(logits, grid, torch.tensor([[5.0, -35.0]]), weights, strength=3.0, sigma=10.0)
+    ab = annealed_mean(hinted, grid, 1.0)[0]
+    assert ab[1, :, :2].max() < -35  # left: blue
+    torch.testing.assert_close(hinted[:, :, :, 2:], logits[:, :, :, 2:])  # right: untouched
+    torch.testing.assert_close(add_hint_evidence(logits, grid, torch.zeros(0, 2), torch.zeros(0, 8, 8), 3.0, 10.0), logits)
+    torch.testing.assert_close(add_hint_evidence(logits, grid, torch.tensor([[5.0, -35.0]]), weights, 0.0, 10.0), logits)

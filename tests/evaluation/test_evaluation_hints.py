@@ -126,3 +126,32 @@ def test_model_predictor_without_hints_is_unchanged() -> None:
     colorizer = Colorizer(EchoHints(), "cpu", size=32)
     rgb, lab = photo_lab()
     assert np.abs(ModelPredictor("echo", colorizer).predict("a.png", rgb, lab)[0]).max() == 0
+
+
+class DeafToHints(EchoHints):
+    """Takes hints and ignores them: gray whatever it is told."""
+
+    def forward(self, lightness: torch.Tensor, hints: torch.Tensor | None = None, mask: torch.Tensor | None = None):
+        return lightness.new_zeros(lightness.shape[0], 2, *lightness.shape[-2:])
+
+
+def test_spread_carries_one_hint_over_a_flat_photo_and_the_protocol_says_so(tmp_path: Path) -> None:
+    from autocolor.hints import HintSpread
+
+    rgb, lab = photo_lab()
+    spread = Colorizer(DeafToHints(), "cpu", size=32, upsample="bilinear", hint_spread=HintSpread(reach=1.0, floor=0.01))
+    alone = Colorizer(DeafToHints(), "cpu", size=32, upsample="bilinear", hint_spread=None)
+    spread_ab = HintedModelPredictor("echo", spread, 1, seed=0).predict("a.png", rgb, lab)[0]
+    alone_ab = HintedModelPredictor("echo", alone, 1, seed=0).predict("a.png", rgb, lab)[0]
+    chroma = np.hypot(*lab[1:]).mean()
+    assert np.hypot(*(spread_ab - lab[1:])).mean() < 0.15 * chroma  # one patch's colour, everywhere
+    assert np.abs(alone_ab).max() == 0  # the network alone ignores the hint
+
+    make_photos(tmp_path / "gt", size=(32, 40))
+    base = dict(models=["cic.tiny_regression"], resolution=Resolution("native"), device="cpu", pretrained=False,
+                hint_counts=[3])
+    on = evaluate(EvalConfig(tmp_path / "gt", **base, hint_spread=HintSpread(reach=0.3)))
+    off = evaluate(EvalConfig(tmp_path / "gt", **base, hint_spread=None))
+    assert "reach 0.3 of the longer side" in on.protocol["hints"]
+    assert "the network's output as it is" in off.protocol["hints"]
+    assert on.summary["cic.tiny_regression:hints=3"]["psnr"] != off.summary["cic.tiny_regression:hints=3"]["psnr"]

@@ -74,7 +74,7 @@ def plan_output(item: InputFile, output: str | None, *, folder: bool, format: st
         UsageError: stdin cannot go to a folder; ``format`` is unknown.
     """
     from autocolor.errors import UsageError
-    from autocolor.pipeline import output_suffix
+    from autocolor.outputnames import output_suffix
 
     if output is None:
         if item.path == STDIO:

@@ -14,13 +14,14 @@ import json
 import pickle
 import tempfile
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from autocolor.batch.plan import InputFile, Job
 from autocolor.batch.results import ItemResult, one_line
 from autocolor.batch.sources import local_path
+from autocolor.hints.spread import HintSpread
 
 __all__ = ["ColorizeActor", "ColorizerSettings"]
 
@@ -43,6 +44,7 @@ class ColorizerSettings:
     pretrained: bool = True
     offline: bool = False
     extra: Mapping[str, Any] | None = None
+    hint_spread: HintSpread | None = field(default_factory=HintSpread)  # None: the network alone
 
     def build(self, device: str) -> Any:
         """Load the model on ``device``: a :class:`autocolor.pipeline.Colorizer`."""
@@ -59,6 +61,7 @@ class ColorizerSettings:
             pretrained=self.pretrained,
             offline=self.offline,
             extra=dict(self.extra) if self.extra else None,
+            hint_spread=self.hint_spread,
         )
 
 

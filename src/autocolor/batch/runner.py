@@ -84,6 +84,11 @@ def _stacked_hints(group: Sequence[_Work]) -> Any:
     return stack_hint_maps([w.hints for w in group], height, width)
 
 
+def _batch_key(work: _Work) -> tuple[Any, bool]:
+    """Photos of one network batch share this: the input shape and whether they have hints."""
+    return tuple(work.small.shape), work.hints is not None and not work.hints.empty
+
+
 def run_batch(
     jobs: Sequence[Job],
     colorizer: Colorizer,
@@ -368,8 +373,11 @@ class _Pipeline:
             if self.abort.is_set():
                 waiting.clear()
                 continue
-            shape = waiting[0].small.shape
-            group = [w for w in waiting if w.small.shape == shape][: self.batch_size]
+            # Photos with hints batch only with each other: their colours come back on the
+            # network-input grid (hints spread there), and a hint-free photo keeps exactly the
+            # automatic result whatever shares its batch.
+            key = _batch_key(waiting[0])
+            group = [w for w in waiting if _batch_key(w) == key][: self.batch_size]
             waiting = [w for w in waiting if all(w is not g for g in group)]
             try:
                 ab = self._predict(torch.cat([w.small for w in group]), group)

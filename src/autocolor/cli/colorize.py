@@ -19,6 +19,7 @@ from autocolor.cli.hints import (
     check_hints_fit,
     check_model_takes_hints,
     hint_options,
+    hint_spread_setting,
     model_takes_hints,
 )
 from autocolor.cli.common import (
@@ -126,6 +127,7 @@ def colorize_command(
     hint_texts: tuple[str, ...],
     hints_file: Path | None,
     hint_radius: int,
+    hint_spread: float | None,
     class_ref: str | None,
     direction: int | None,
     strength: float | None,
@@ -219,7 +221,8 @@ def colorize_command(
         extra = gcp_extra(model_name, class_ref=class_ref, direction=direction, strength=strength)
     extra.update(bin_decoding_extra(model_name, prior_correction, flip_average))
     settings = dict(model=model_name, device=device, size=size, decoding=decoding, temperature=temperature,
-                    upsample=upsample, seed=seed, pretrained=not random_weights, offline=offline, extra=extra)  # fmt: skip
+                    upsample=upsample, seed=seed, pretrained=not random_weights, offline=offline, extra=extra,
+                    hint_spread=hint_spread_setting(hint_spread))  # fmt: skip
     for job in jobs:
         if job.result is not None:
             job.result.model = job.result.model or registered

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from autocolor.cli.common import Progress, quiet_decoders, report_error
+from autocolor.cli.hints import hint_spread_setting
 from autocolor.errors import UsageError
 
 EXIT_SKIPPED = 1
@@ -118,6 +119,10 @@ rest) or an error; 2 bad usage.""",
               help="Score hint-aware models given N colour hints simulated from the ground truth (seeded "
               "positions, 6x6-pixel patch means, as the SIGGRAPH17 evaluation), once per N; other models are "
               "scored automatically. With --plot, draws PSNR and AuC against N.")
+@click.option("--hint-spread", type=click.FloatRange(0.0, 10.0), default=None, metavar="REACH",
+              help="With --hints-from-ground-truth: how far each hint's correction carries along its object "
+              "(fraction of the photo's size; 0: only what the network makes of the hints); default: "
+              "colorize's.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no table.")
 @click.pass_context
 def eval_command(
@@ -145,6 +150,7 @@ def eval_command(
     csv_path: Path | None,
     plot_path: Path | None,
     hint_counts: tuple[str, ...],
+    hint_spread: float | None,
     quiet: bool,
 ) -> None:
     """Score colorizations of the photos in --data with the metrics of the CIC, Larsson, PIC
@@ -179,6 +185,7 @@ def eval_command(
         pretrained=not random_weights,
         offline=offline,
         hint_counts=_parse_hint_counts(hint_counts),
+        hint_spread=hint_spread_setting(hint_spread),
     )
     quiet_decoders()  # damaged TIFFs: one warning line each, not libtiff's own chatter
     total = len(find_images(data_dir))

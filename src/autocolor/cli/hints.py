@@ -17,6 +17,7 @@ import click
 
 from autocolor.errors import UsageError
 from autocolor.hints import DEFAULT_RADIUS, MAX_RADIUS, Hint, load_hints_file, parse_hint
+from autocolor.hints.spread import HintSpread
 
 if TYPE_CHECKING:  # pragma: no cover
     from autocolor.cli.common import InputFile
@@ -54,10 +55,26 @@ def hint_options(f: F) -> F:
             help="Half-side of each hint's square patch, in pixels of the network input (256 px): "
             "a (2N+1)-pixel square; the models were trained with N = 0..4.",
         ),
+        click.option(
+            "--hint-spread",
+            type=click.FloatRange(0.0, 10.0),
+            default=None,
+            metavar="REACH",
+            help="How far each hint's correction carries along its object, as a fraction of the "
+            "photo's size; it stops at edges in lightness. 0: only what the network makes of the "
+            f"hints. [default: {HintSpread().reach:g}]",
+        ),
     ]
     for decorator in reversed(decorators):
         f = decorator(f)
     return f
+
+
+def hint_spread_setting(reach: float | None) -> HintSpread | None:
+    """``--hint-spread``: ``None`` (not given) -> the default spread, ``0`` -> no spreading."""
+    if reach is None:
+        return HintSpread()
+    return HintSpread(reach=reach) if reach > 0 else None
 
 
 def assign_hints(

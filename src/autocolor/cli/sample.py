@@ -280,7 +280,7 @@ def sample_command(
             raise UsageError(f"-o {output}: must be a folder (the samples are several files)")
         check_output_folder(output)
 
-    from autocolor.pipeline import output_suffix
+    from autocolor.outputnames import output_suffix
     from autocolor.sampling import FALLBACK_METHOD, default_sample_model, fallback_note, plan_sampling
 
     model_name = model or default_sample_model()

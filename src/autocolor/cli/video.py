@@ -112,7 +112,7 @@ class _FrameProgress:
 
 # colorize options that have no meaning for a film (per-photo hints, batch scale-out).
 _PHOTO_ONLY = {"hint_texts": "--hint", "hints_file": "--hints", "files_from": "--files-from", "shard": "--shard",
-               "manifest": "--manifest", "use_ray": "--ray", "format_": "--format"}  # fmt: skip
+               "manifest": "--manifest", "use_ray": "--ray", "format_": "--format", "hint_spread": "--hint-spread"}  # fmt: skip
 
 
 def run_video_command(params: dict[str, Any]) -> int:

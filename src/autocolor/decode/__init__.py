@@ -48,6 +48,15 @@ OPTION_KINDS: dict[str, tuple[str, ...]] = {PRIOR_CORRECTION: ("ab_bins",), FLIP
 DEFAULT_TEMPERATURES: dict[str, float] = {"annealed_mean": 0.38, "mean": 1.0, "sample": 1.0}
 
 
+@dataclass(frozen=True)
+class HintEvidence:
+    """Hints as evidence on 313-bin distributions (see :attr:`DecodeOptions.hint_evidence`)."""
+
+    fields: Sequence[tuple[torch.Tensor, torch.Tensor]]
+    strength: float
+    sigma: float
+
+
 @dataclass
 class DecodeOptions:
     """How to turn a network's output into ab.
@@ -65,6 +74,10 @@ class DecodeOptions:
         hints: colour hints for hint-aware networks (``accepts_hints``): ``(ab, mask)`` with
             ab ``(N, 2, h, w)`` in Lab units and mask ``(N, 1, h, w)`` 0/1 at the network's
             input resolution (see :mod:`autocolor.hints.raster`); ``None``: no hints.
+        hint_evidence: for 313-bin models, per photo of the batch ``(colors (K, 2), weights
+            (K, h, w))`` of its hints (:class:`autocolor.hints.propagate.HintField`), with
+            the strength and sigma of :func:`autocolor.decode.bins.add_hint_evidence`;
+            ``None``: decode the network's distribution as it is.
     """
 
     method: str = "annealed_mean"
@@ -72,6 +85,7 @@ class DecodeOptions:
     generator: torch.Generator | Sequence[torch.Generator] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     hints: tuple[torch.Tensor, torch.Tensor] | None = None
+    hint_evidence: HintEvidence | None = None
 
 
 Decoder = Callable[[nn.Module, torch.Tensor, DecodeOptions], torch.Tensor]
@@ -267,6 +281,13 @@ def _decode_ab_bins(net: nn.Module, lightness: torch.Tensor, options: DecodeOpti
         lam = float(options.extra.get(REBALANCE_LAMBDA, 0.5))
         logits = bin_decoding.correct_rebalancing(logits, project_log_weights(lam), strength)
     grid = _bin_grid(net, logits.device)
+    if options.hint_evidence is not None:
+        given = options.hint_evidence
+        logits = torch.cat([
+            bin_decoding.add_hint_evidence(logits[i : i + 1], grid, colors.to(logits.device),
+                                           weights.to(logits.device), given.strength, given.sigma)
+            for i, (colors, weights) in enumerate(given.fields)
+        ])  # fmt: skip
     if options.method == "annealed_mean":
         return bin_decoding.annealed_mean(logits, grid, options.temperature)
     if options.method == "mean":

@@ -13,6 +13,7 @@ Since ``log softmax(logits)`` differs from ``logits`` by a per-pixel constant, t
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 #: CIC's default temperature.
 DEFAULT_TEMPERATURE = 0.38
@@ -123,3 +124,39 @@ def correct_rebalancing(logits: torch.Tensor, log_weights: torch.Tensor, strengt
     if strength == 0.0:
         return logits
     return logits - strength * log_weights.to(device=logits.device, dtype=torch.float32).view(1, -1, 1, 1)
+
+
+def add_hint_evidence(
+    logits: torch.Tensor,
+    grid: torch.Tensor,
+    colors: torch.Tensor,
+    weights: torch.Tensor,
+    strength: float,
+    sigma: float,
+) -> torch.Tensor:
+    """Colour hints as evidence on one photo's bin distribution (user-guided decoding).
+
+    Each hint ``k`` says "around here the colour is near ``c_k``" with a per-pixel weight
+    ``w_k`` (:class:`autocolor.hints.propagate.HintField`); its log-likelihood term
+    ``-w_k |q - c_k|^2 / (2 sigma^2)`` is added to every bin's logit, scaled by ``strength``.
+    Where the network hesitated between plausible colours the hint picks among them; where it
+    saw nothing like the hint, the hint's colour wins.
+
+    Args:
+        logits: ``(1, Q, h', w')``.
+        grid: ``(Q, 2)`` bin centres (Lab units).
+        colors: ``(K, 2)`` hint colours.
+        weights: ``(K, h, w)`` hint weights on any grid (area-resized to ``(h', w')``).
+        strength: scale of the evidence (0: logits unchanged).
+        sigma: tolerance in Lab units (> 0).
+
+    Returns:
+        ``(1, Q, h', w')`` float32 logits.
+    """
+    if colors.shape[0] == 0 or strength == 0:
+        return logits
+    size = tuple(logits.shape[-2:])
+    share = F.interpolate(weights[None].float(), size=size, mode="area")[0] if weights.shape[-2:] != size else weights
+    squared = ((grid.float()[:, None, :] - colors.float()[None]) ** 2).sum(dim=-1)  # (Q, K)
+    evidence = torch.einsum("qk,khw->qhw", squared, share.float()) / (2.0 * sigma**2)
+    return logits.float() - strength * evidence[None]

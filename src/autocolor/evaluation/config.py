@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from autocolor.errors import UsageError
+from autocolor.hints.spread import HintSpread
 
 BASELINES = ("gray",)
 GROUND_TRUTH = "ground_truth"
@@ -85,6 +86,7 @@ class EvalConfig:
     pretrained: bool = True
     offline: bool = False
     hint_counts: Sequence[int] = ()  # colour hints simulated from the ground truth; () = automatic only
+    hint_spread: HintSpread | None = field(default_factory=HintSpread)  # None: the network's own use of hints
 
 
 @dataclass

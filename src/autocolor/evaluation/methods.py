@@ -86,20 +86,35 @@ class HintedModelPredictor(ModelPredictor):
         self.source = f"model {name}, {count} ground-truth hints"
 
     def predict(self, rel: str, gt_rgb: np.ndarray, gt_lab: np.ndarray) -> Prediction:
-        import torch
-        import torch.nn.functional as F
-
-        from autocolor.hints import GROUND_TRUTH_PATCH, sample_ground_truth_hints
-        from autocolor.pipeline import network_input_size
-
-        lightness = gt_lab[0].astype(np.float32)
-        size = network_input_size(self.colorizer.net, *lightness.shape, self.colorizer.size)
-        true_ab = torch.from_numpy(np.ascontiguousarray(gt_lab[1:], dtype=np.float32))[None]
-        small_ab = F.interpolate(true_ab, size=size, mode="area")[0]
-        rng = np.random.RandomState([self.seed, zlib.crc32(rel.encode())])
-        maps = sample_ground_truth_hints(small_ab, self.hint_count, rng, (GROUND_TRUTH_PATCH,))
-        ab = np.asarray(self.colorizer.predict_ab(lightness, maps), dtype=np.float64)
+        maps = ground_truth_hint_maps(self.colorizer, rel, gt_lab, self.hint_count, self.seed)
+        ab = np.asarray(self.colorizer.predict_ab(gt_lab[0].astype(np.float32), maps), dtype=np.float64)
         return ab, lab_to_rgb8(gt_lab[0], ab), None
+
+
+def ground_truth_hint_maps(colorizer: Any, rel: str, gt_lab: np.ndarray, count: int, seed: int) -> Any:
+    """``count`` hints simulated from a photo's true colours at ``colorizer``'s network input.
+
+    Args:
+        colorizer: a :class:`autocolor.pipeline.Colorizer` (its network input size is used).
+        rel: the photo's path relative to the data folder (seeds the positions).
+        gt_lab: ``(3, H, W)`` true Lab.
+        count: number of points.
+        seed: run seed; positions come from ``RandomState([seed, crc32(rel)])``.
+
+    Returns:
+        :class:`autocolor.hints.HintMaps` (see :class:`HintedModelPredictor`).
+    """
+    import torch
+    import torch.nn.functional as F
+
+    from autocolor.hints import GROUND_TRUTH_PATCH, sample_ground_truth_hints
+    from autocolor.pipeline import network_input_size
+
+    size = network_input_size(colorizer.net, *gt_lab.shape[1:], colorizer.size)
+    true_ab = torch.from_numpy(np.ascontiguousarray(gt_lab[1:], dtype=np.float32))[None]
+    small_ab = F.interpolate(true_ab, size=size, mode="area")[0]
+    rng = np.random.RandomState([seed, zlib.crc32(rel.encode())])
+    return sample_ground_truth_hints(small_ab, count, rng, (GROUND_TRUTH_PATCH,))
 
 
 class FilesPredictor:
@@ -162,6 +177,7 @@ def make_predictors(config: EvalConfig) -> list[Predictor]:
                 pretrained=config.pretrained,
                 offline=config.offline,
                 extra=extra or None,
+                hint_spread=config.hint_spread,
             )
             if config.hint_counts and colorizer.accepts_hints:
                 seed = config.seed or 0

@@ -147,11 +147,19 @@ def _hints_protocol(config: EvalConfig) -> str:
     from autocolor.hints import GROUND_TRUTH_PATCH
 
     counts = ", ".join(str(n) for n in config.hint_counts)
+    spread = config.hint_spread
+    spreading = (
+        "the network's output as it is" if spread is None else
+        f"each hint's correction spread along its object (reach {spread.reach:g} of the longer side, "
+        f"edge {spread.edge:g} px per L* unit, floor {spread.floor:g}; evidence {spread.evidence:g}, "
+        f"sigma {spread.sigma:g} on 313-bin distributions)"
+    )  # fmt: skip
     return (
         f"hint-aware models 'NAME:hints=N' for N = {counts}: N points simulated from the ground truth as the "
         f"SIGGRAPH17 release evaluates (true ab area-averaged to the network input; {GROUND_TRUTH_PATCH}x"
         f"{GROUND_TRUTH_PATCH}-pixel patches, top-left ~ normal(centre, side/4) clipped inside, mean ab; mask 0/1), "
-        f"RandomState([seed, crc32(relative path)]); models that take no hints are scored once, automatically"
+        f"RandomState([seed, crc32(relative path)]); {spreading}; models that take no hints are scored once, "
+        "automatically"
     )
 
 

@@ -3,7 +3,8 @@
 :mod:`autocolor.hints.points` parses what the user gives (``X,Y,COLOR``, JSON files);
 :mod:`autocolor.hints.raster` turns points into the ``(ab, mask)`` inputs of hint-aware networks
 (classes with ``accepts_hints = True``, e.g. ``cic.siggraph17``) and simulates hints from ground
-truth for evaluation. Layer: imports only :mod:`autocolor.color`; the pipeline imports this.
+truth for evaluation; :mod:`autocolor.hints.propagate` spreads each hint's correction of the
+network's prediction along its object (settings: :class:`autocolor.hints.spread.HintSpread`). Layer: imports only :mod:`autocolor.color`; the pipeline imports this.
 The raster names are imported on first use (they need torch).
 """
 
@@ -19,6 +20,7 @@ from autocolor.hints.points import (
     parse_color,
     parse_hint,
 )
+from autocolor.hints.spread import HintSpread
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -51,6 +53,7 @@ __all__ = [
     "Coordinate",
     "Hint",
     "HintMaps",
+    "HintSpread",
     "HintsFile",
     "hints_from_json",
     "hints_to_json",

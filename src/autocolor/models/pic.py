@@ -34,7 +34,6 @@ from autocolor.color.lab import lab_to_rgb
 from autocolor.models.pixelcnn_layers import (
     GatedResnet,
     WNConv2d,
-    concat_elu,
     down_shift,
     right_shift,
 )
