@@ -82,6 +82,8 @@ class Colorizer:
         offline: never download weights.
         extra: family-specific decoder options (e.g. ``{"class_id": 207}``); they override
             the model's defaults (``ModelInfo.decode_extra``).
+        hint_spread: how colour hints carry along their objects (:mod:`autocolor.hints.propagate`);
+            ``None`` leaves them to the network alone. Photos without hints are not affected.
 
     Raises:
         UsageError: an option does not fit the model (bad size, decoding or temperature).
