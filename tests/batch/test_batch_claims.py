@@ -71,3 +71,30 @@ def test_sweep_leaves_a_live_writers_temporary_file_and_other_files(tmp_path: Pa
     time.sleep(0.05)
     assert sweep(tmp_path) == [gone]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([mine.name, ".hidden", "c.png"])
+
+
+@pytest.mark.parametrize("all_done", [True, False])
+def test_a_rerun_removes_lock_files_beside_finished_outputs(tmp_path: Path, all_done: bool) -> None:
+    """A run killed after its last rename leaves ``.name.lock`` beside a complete output; the next
+    run removes it, also when every output is already there and it has nothing to colorize."""
+    import numpy as np
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from autocolor.cli import main
+
+    (tmp_path / "in").mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((24, 32), 40 * i, np.uint8), mode="L").save(tmp_path / "in" / f"p{i}.png")
+    out = tmp_path / "out"
+    args = ["colorize", str(tmp_path / "in"), "-o", str(out), "--model", "cic.tiny", "--random-weights",
+            "--device", "cpu", "-q"]  # fmt: skip
+    assert CliRunner().invoke(main, args).exit_code == 0
+    stale = [lock_path(out / "p0.png"), out / f".p1.png.{2**22 + 12345}.abcdefgh.tmp"]  # no such pid
+    for path in stale:
+        path.write_bytes(b"")
+    if not all_done:
+        (out / "p2.png").unlink()
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["p0.png", "p1.png", "p2.png"]

@@ -152,7 +152,9 @@ def run_batch(
         pipeline.budget = MemoryBudget(max_memory - baseline)
     # Another run may share the output folder: what dead runs left there goes, and each file
     # is claimed before its work starts (autocolor.batch.claims).
-    sweep_outputs(job.output for job in jobs if job.result is None)
+    # Every job's folder, also of outputs already there: a run killed after its last rename
+    # leaves lock files beside finished outputs.
+    sweep_outputs(job.output for job in jobs)
     since = time.time()
     claims: dict[int, Claim] = {}
     results: list[ItemResult] = []

@@ -273,6 +273,9 @@ def colorize_command(
                 results += run_on_ray(scale, jobs, settings, format=format_, on_result=on_ray, sink=sink,
                                       quiet=quiet or as_json)  # fmt: skip
             elif colorizer is None:  # everything was decided up front: nothing to run
+                from autocolor.batch.claims import sweep_outputs
+
+                sweep_outputs(job.output for job in jobs)  # what killed runs left beside the outputs
                 for job in jobs:
                     assert job.result is not None
                     report(job.result)
