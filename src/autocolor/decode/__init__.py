@@ -14,6 +14,8 @@ This module registers the two CIC kinds:
   ``extra[PRIOR_CORRECTION]`` first undoes that share of the training's class rebalancing
   (the project prior's weights at ``extra[REBALANCE_LAMBDA]``): less saturation where the
   network is unsure, neutral things kept neutral.
+  ``DecodeOptions.hint_evidence`` then adds colour hints as evidence on the distribution
+  (:func:`autocolor.decode.bins.add_hint_evidence`).
 - ``"ab"``: direct regression; the network already returns ab; the only method is ``ab``.
 
 Other families register theirs in their own modules, imported explicitly at the bottom.
