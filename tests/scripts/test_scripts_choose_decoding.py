@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 
-import numpy as np
-from PIL import Image
 from safetensors.torch import save_file
 
 from autocolor.models import create_model
-
-
-def _script() -> ModuleType:
-    path = Path(__file__).resolve().parents[2] / "scripts" / "choose_decoding.py"
-    spec = importlib.util.spec_from_file_location("choose_decoding_script", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+from tests.scripts.scripthelpers import load_script, two_tone_photos
 
 
 def _row(raw: float, reb: float, psnr: float, cf: float, tinted: float) -> dict[str, float]:
@@ -30,7 +16,7 @@ def _row(raw: float, reb: float, psnr: float, cf: float, tinted: float) -> dict[
 
 
 def test_rule_prefers_more_targets_met_then_rebalanced_auc() -> None:
-    script = _script()
+    script = load_script("choose_decoding")
     rows = {
         "gray": _row(88.0, 80.0, 22.0, 0.0, 0.0),
         "vivid": _row(85.0, 86.0, 19.0, 40.0, 40.0),  # meets only the colourfulness target
@@ -45,20 +31,13 @@ def test_rule_prefers_more_targets_met_then_rebalanced_auc() -> None:
 
 
 def test_sweep_scores_every_setting_and_writes_the_choice(tmp_path: Path) -> None:
-    rng = np.random.default_rng(0)
-    data = tmp_path / "val"
-    data.mkdir()
-    for i in range(4):
-        img = np.zeros((40, 48, 3), np.uint8)
-        img[:20] = rng.integers(0, 255, 3)
-        img[20:] = rng.integers(0, 255, 3)
-        img[:, :8] = 128  # a neutral strip: the tinted share is defined
-        Image.fromarray(img).save(data / f"p{i}.png")
+    data = two_tone_photos(tmp_path / "val", 4, neutral_strip=True)  # the tinted share is defined
     weights = tmp_path / "tiny.safetensors"
     save_file(create_model("cic.tiny", pretrained=False).state_dict(), str(weights))
     out = tmp_path / "choice.json"
-    code = _script().main(["--data", str(data), "--model", "cic.tiny", "--weights", str(weights), "--half", "all",
-                           "--temperatures", "0.38,1", "--corrections", "0,1", "--json", str(out)])  # fmt: skip
+    script = load_script("choose_decoding")
+    code = script.main(["--data", str(data), "--model", "cic.tiny", "--weights", str(weights), "--half", "all",
+                       "--temperatures", "0.38,1", "--corrections", "0,1", "--json", str(out)])  # fmt: skip
     assert code == 0
     report = json.loads(out.read_text())
     assert report["photos"] == 4

@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 
-import numpy as np
-from PIL import Image
-
-
-def _script() -> ModuleType:
-    path = Path(__file__).resolve().parents[2] / "scripts" / "choose_hint_spread.py"
-    spec = importlib.util.spec_from_file_location("choose_hint_spread_script", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+from tests.scripts.scripthelpers import load_script, two_tone_photos
 
 
 def test_rule_takes_the_best_mean_and_breaks_ties_at_ten_hints() -> None:
-    script = _script()
+    script = load_script("choose_hint_spread")
     psnr = {
         "a": {1: 24.0, 10: 25.0, 50: 27.0},  # mean 25.333
         "b": {1: 24.1, 10: 25.1, 50: 26.0},  # mean 25.067
@@ -34,18 +20,12 @@ def test_rule_takes_the_best_mean_and_breaks_ties_at_ten_hints() -> None:
 
 
 def test_sweep_scores_every_setting_and_writes_the_choice(tmp_path: Path) -> None:
-    rng = np.random.default_rng(0)
-    data = tmp_path / "val"
-    data.mkdir()
-    for i in range(3):
-        img = np.zeros((40, 48, 3), np.uint8)
-        img[:20] = rng.integers(0, 255, 3)
-        img[20:] = rng.integers(0, 255, 3)
-        Image.fromarray(img).save(data / f"p{i}.png")
+    data = two_tone_photos(tmp_path / "val", 3)
     out = tmp_path / "choice.json"
-    code = _script().main(["--data", str(data), "--model", "cic.tiny_regression", "--random-weights", "--half", "all",
-                           "--resolution", "native", "--counts", "0,3", "--reach", "0.02,0.05,0.5", "--edge", "1",
-                           "--floor", "0.05", "--evidence", "0,3", "--json", str(out)])
+    script = load_script("choose_hint_spread")
+    code = script.main(["--data", str(data), "--model", "cic.tiny_regression", "--random-weights", "--half", "all",
+                       "--resolution", "native", "--counts", "0,3", "--reach", "0.02,0.05,0.5", "--edge", "1",
+                       "--floor", "0.05", "--evidence", "0,3", "--json", str(out)])
     assert code == 0
     result = json.loads(out.read_text())
     # reach 0.5 is left out: a lone hint would still weigh half at 0.5 * ln(20) = 1.5 sides away.

@@ -2,30 +2,22 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
 from PIL import Image
 
-
-def _script() -> ModuleType:
-    path = Path(__file__).resolve().parents[2] / "scripts" / "hints_example.py"
-    spec = importlib.util.spec_from_file_location("hints_example_script", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.scripts.scripthelpers import load_script
 
 
 def test_sheet_has_four_cells_the_hint_marked_and_spread_in_the_result(tmp_path: Path) -> None:
     src = tmp_path / "gray.png"
     Image.fromarray(np.full((64, 64), 128, np.uint8), mode="L").save(src)
     out = tmp_path / "sheet.png"
-    code = _script().main([str(src), "-o", str(out), "--model", "cic.tiny_regression", "--random-weights",
-                           "--device", "cpu", "--cell", "64", "--hint", "32,32,#0000ff", "--hint-radius", "4"])
+    script = load_script("hints_example")
+    code = script.main([str(src), "-o", str(out), "--model", "cic.tiny_regression", "--random-weights",
+                       "--device", "cpu", "--cell", "64", "--hint", "32,32,#0000ff", "--hint-radius", "4"])
     assert code == 0
     with Image.open(out) as img:
         sheet = np.asarray(img.convert("RGB")).astype(int)
@@ -41,6 +33,7 @@ def test_sheet_has_four_cells_the_hint_marked_and_spread_in_the_result(tmp_path:
 def test_a_model_without_hints_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src = tmp_path / "gray.png"
     Image.fromarray(np.full((32, 32), 100, np.uint8), mode="L").save(src)
-    code = _script().main([str(src), "-o", str(tmp_path / "s.png"), "--model", "cic.tiny", "--random-weights",
-                           "--device", "cpu", "--hint", "1,1,#ff0000"])
+    script = load_script("hints_example")
+    code = script.main([str(src), "-o", str(tmp_path / "s.png"), "--model", "cic.tiny", "--random-weights",
+                       "--device", "cpu", "--hint", "1,1,#ff0000"])
     assert code == 2 and "cannot take colour hints" in capsys.readouterr().err
