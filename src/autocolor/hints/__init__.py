@@ -3,9 +3,10 @@
 :mod:`autocolor.hints.points` parses what the user gives (``X,Y,COLOR``, JSON files);
 :mod:`autocolor.hints.raster` turns points into the ``(ab, mask)`` inputs of hint-aware networks
 (classes with ``accepts_hints = True``, e.g. ``cic.siggraph17``) and simulates hints from ground
-truth for evaluation; :mod:`autocolor.hints.propagate` spreads each hint's correction of the
-network's prediction along its object (settings: :class:`autocolor.hints.spread.HintSpread`). Layer: imports only :mod:`autocolor.color`; the pipeline imports this.
-The raster names are imported on first use (they need torch).
+truth for evaluation; :mod:`autocolor.hints.propagate` carries each hint along its object
+(settings: :class:`autocolor.hints.spread.HintSpread`). Layer: imports only
+:mod:`autocolor.color`; the pipeline imports this. The raster names are imported on first use
+(they need torch), as is :mod:`autocolor.hints.propagate` (import it directly).
 """
 
 from autocolor.hints.points import (

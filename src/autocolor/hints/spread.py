@@ -37,7 +37,8 @@ class HintSpread:
     sigma: float = 10.0
 
     def __post_init__(self) -> None:
-        if not (self.reach > 0 and self.floor > 0 and self.sigma > 0) or min(self.edge, self.evidence) < 0 or self.sweeps < 1:
+        positive = self.reach > 0 and self.floor > 0 and self.sigma > 0
+        if not positive or min(self.edge, self.evidence) < 0 or self.sweeps < 1:
             raise ValueError(
                 f"invalid hint spread {self}: need reach, floor, sigma > 0, edge, evidence >= 0, sweeps >= 1"
             )
